@@ -1,0 +1,60 @@
+"""The exceptions failover-verify raises.
+
+Every error the package raises derives from one root, so callers can catch it in one place::
+
+    FailoverVerifyError
+     ├── UsageError                  a bad argument: fix the call and retry
+     │    └── WindowError            a time window that is empty, inverted or unparseable
+     ├── ConfigurationError          settings, files or credentials that cannot be used
+     │    ├── PolicyError            a classification policy file that is wrong
+     │    └── DefinitionsError       a prompt definitions folder that cannot be read
+     ├── SourceError                 an NDJSON record file that cannot be read
+     └── ElasticsearchError          Elasticsearch could not answer the question
+          ├── ConnectionFailed       unreachable, timed out, TLS or authentication failure
+          └── RequestRejected        the server refused the request (bad query, missing index)
+
+Errors from the Elasticsearch client and other dependencies are re-raised as one of these,
+with the original kept as ``__cause__``. Messages never contain secrets.
+"""
+
+from __future__ import annotations
+
+
+class FailoverVerifyError(Exception):
+    """The root of every error failover-verify raises."""
+
+
+class UsageError(FailoverVerifyError):
+    """An argument is wrong; the message says which and what is accepted."""
+
+
+class WindowError(UsageError):
+    """A time window is empty, inverted or cannot be parsed."""
+
+
+class ConfigurationError(FailoverVerifyError):
+    """Settings, a file or credentials cannot be used as given."""
+
+
+class PolicyError(ConfigurationError):
+    """A classification policy file is malformed or names unknown keys."""
+
+
+class DefinitionsError(ConfigurationError):
+    """A prompt definitions folder is missing, unreadable or not a definitions folder."""
+
+
+class SourceError(FailoverVerifyError):
+    """A file of exported records cannot be read at all."""
+
+
+class ElasticsearchError(FailoverVerifyError):
+    """Elasticsearch could not answer the question that was asked."""
+
+
+class ConnectionFailed(ElasticsearchError):
+    """Elasticsearch is unreachable, timed out, or refused the credentials."""
+
+
+class RequestRejected(ElasticsearchError):
+    """Elasticsearch refused a request (for example a malformed query or a missing index)."""
