@@ -1,0 +1,188 @@
+"""The network boundary: every request to Elasticsearch goes through :class:`Reader`.
+
+Client errors become the package's own exceptions with messages that say what failed and
+what to try; transient failures are retried a bounded number of times with backoff.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, Final, TypeVar
+
+import elasticsearch
+from elastic_transport import ObjectApiResponse
+
+from failover_verify._exceptions import ConnectionFailed, ElasticsearchError, RequestRejected
+
+__all__ = ["Reader"]
+
+_T = TypeVar("_T")
+_TRANSIENT_STATUS: Final = frozenset({429, 502, 503, 504})
+_MAX_DETAIL: Final = 300
+
+
+class Reader:
+    """Reads from one cluster; counts the requests it sends so callers can show the cost."""
+
+    def __init__(
+        self,
+        client: elasticsearch.Elasticsearch,
+        *,
+        retries: int = 2,
+        backoff: float = 0.5,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._client = client
+        self._retries = max(0, retries)
+        self._backoff = backoff
+        self._sleep = sleep
+        self.requests = 0
+
+    @property
+    def target(self) -> str:
+        """The cluster's address for messages (never with credentials)."""
+        try:
+            nodes = self._client.transport.node_pool.all()
+            return str(nodes[0].base_url) if nodes else "Elasticsearch"
+        except (AttributeError, IndexError):
+            return "Elasticsearch"
+
+    def field_caps(self, index: str, fields: Sequence[str]) -> dict[str, Any]:
+        wanted = sorted({*fields, *(f"{name}.keyword" for name in fields)})
+        return self._call(
+            "read the field mappings",
+            lambda: self._client.field_caps(
+                index=index,
+                fields=wanted,
+                include_unmapped=True,
+                ignore_unavailable=True,
+                allow_no_indices=True,
+                expand_wildcards="open",
+            ),
+        )
+
+    def msearch(self, index: str, bodies: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """One round trip for several searches; each result is a response or an error item."""
+        searches: list[Mapping[str, Any]] = []
+        for body in bodies:
+            searches.append({"index": index, "ignore_unavailable": True, "allow_no_indices": True})
+            searches.append(body)
+        response = self._call("search", lambda: self._client.msearch(searches=searches))
+        return list(response["responses"])
+
+    def search(self, **kwargs: Any) -> dict[str, Any]:
+        return self._call("search", lambda: self._client.search(**kwargs))
+
+    def open_point_in_time(self, index: str, keep_alive: str) -> str:
+        response = self._call(
+            "open a point in time",
+            lambda: self._client.open_point_in_time(
+                index=index,
+                keep_alive=keep_alive,
+                ignore_unavailable=True,
+                allow_partial_search_results=False,
+            ),
+        )
+        return str(response["id"])
+
+    def close_point_in_time(self, pit_id: str) -> None:
+        # Closing is a courtesy: the point in time expires on its own after keep_alive.
+        with contextlib.suppress(elasticsearch.ApiError, elasticsearch.TransportError):
+            self._client.close_point_in_time(id=pit_id)
+
+    def _call(self, action: str, request: Callable[[], ObjectApiResponse[Any]]) -> dict[str, Any]:
+        for attempt in self._attempts():
+            self.requests += 1
+            try:
+                return dict(request().body)
+            except elasticsearch.ApiError as exc:
+                if exc.meta.status in _TRANSIENT_STATUS and attempt < self._retries:
+                    self._pause(attempt)
+                    continue
+                raise self._api_error(action, exc) from exc
+            except elasticsearch.TransportError as exc:
+                if attempt < self._retries and not isinstance(exc, elasticsearch.SSLError):
+                    self._pause(attempt)
+                    continue
+                raise self._transport_error(action, exc) from exc
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _attempts(self) -> Iterator[int]:
+        return iter(range(self._retries + 1))
+
+    def _pause(self, attempt: int) -> None:
+        # Full jitter keeps several watchers from retrying in lockstep against a sick cluster.
+        self._sleep(random.uniform(0, self._backoff * 2**attempt))  # noqa: S311
+
+    def _transport_error(
+        self, action: str, exc: elasticsearch.TransportError
+    ) -> ElasticsearchError:
+        tries = f" after {self._retries + 1} attempts" if self._retries else ""
+        if isinstance(exc, elasticsearch.SSLError):
+            return ConnectionFailed(
+                f"TLS failed talking to {self.target}: {_clip(str(exc.message))}; "
+                "give the cluster's CA with --ca-certs (or ES_CA_CERTS)"
+            )
+        if isinstance(exc, elasticsearch.ConnectionTimeout):
+            return ConnectionFailed(
+                f"Elasticsearch at {self.target} did not answer in time{tries} while trying to "
+                f"{action}; raise --timeout or try a shorter window"
+            )
+        return ConnectionFailed(
+            f"cannot reach Elasticsearch at {self.target}{tries} to {action}: "
+            f"{_clip(str(exc.message))}; check the URL and that the cluster is up"
+        )
+
+    def _api_error(self, action: str, exc: elasticsearch.ApiError) -> ElasticsearchError:
+        status = exc.meta.status
+        detail = _reason(exc.body)
+        if isinstance(exc, elasticsearch.UnsupportedProductError):
+            return ConnectionFailed(
+                f"the server at {self.target} is not Elasticsearch (or a proxy hides its headers)"
+            )
+        if status == 401:
+            return ConnectionFailed(
+                f"Elasticsearch at {self.target} refused the credentials (401); "
+                "check ES_API_KEY or ES_USERNAME/ES_PASSWORD"
+            )
+        if status == 403:
+            return ConnectionFailed(
+                f"the credentials may not {action} on {self.target} (403): {detail}; "
+                "they need read and view_index_metadata on the index pattern"
+            )
+        if status in _TRANSIENT_STATUS:
+            return ConnectionFailed(
+                f"Elasticsearch at {self.target} is overloaded or unavailable ({status}) "
+                f"after {self._retries + 1} attempts to {action}: {detail}"
+            )
+        return RequestRejected(f"Elasticsearch refused to {action} ({status}): {detail}")
+
+
+def _reason(body: object) -> str:
+    if isinstance(body, Mapping):
+        error = body.get("error")
+        if isinstance(error, Mapping):
+            causes = error.get("root_cause")
+            cause = (
+                causes[0]
+                if isinstance(causes, list) and causes and isinstance(causes[0], Mapping)
+                else error
+            )
+            return _clip(f"{cause.get('type', 'error')}: {cause.get('reason', '')}")
+        if isinstance(error, str):
+            return _clip(error)
+    return _clip(str(body)) if body else "no details"
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= _MAX_DETAIL else text[: _MAX_DETAIL - 1] + "…"
+
+
+def item_error(item: Mapping[str, Any]) -> str | None:
+    """The error of one msearch item, if it failed as a whole."""
+    if "error" not in item:
+        return None
+    return f"{item.get('status', '?')} {_reason(item)}"

@@ -1,0 +1,106 @@
+"""Where things live in a gateway log document, and reading them from any hit shape.
+
+Cloud Logging entries arrive through Pub/Sub as ``json.*``; the gateway's structlog event
+is ``json.jsonPayload.*``. Clients see ``_source`` either as nested objects or with dotted
+keys (or a mix), and the ``fields`` API returns flat dotted keys with list values. Everything
+here turns those shapes into one flat ``{dotted.path: value}`` mapping.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Final
+
+__all__ = [
+    "COMPLETION_MESSAGE",
+    "REGISTRY_MESSAGE",
+    "FieldConflictError",
+    "flatten_hit",
+]
+
+PAYLOAD: Final = "json.jsonPayload"
+
+INGEST_TIME: Final = "@timestamp"
+EVENT_TIME: Final = f"{PAYLOAD}.timestamp"
+MESSAGE: Final = f"{PAYLOAD}.message"
+LOGGER: Final = f"{PAYLOAD}.logger"
+LEVEL: Final = f"{PAYLOAD}.level"
+CORRELATION_ID: Final = f"{PAYLOAD}.correlation_id"
+SEVERITY: Final = "json.severity"
+SERVICE_NAME: Final = "json.resource.labels.service_name"
+REVISION_NAME: Final = "json.resource.labels.revision_name"
+LOCATION: Final = "json.resource.labels.location"
+
+MODEL_PROVIDER: Final = f"{PAYLOAD}.model_provider"
+MODEL_NAME: Final = f"{PAYLOAD}.model_name"
+PROMPT: Final = f"{PAYLOAD}.prompt"
+PREFIX: Final = f"{PAYLOAD}.prefix"
+SUFFIX: Final = f"{PAYLOAD}.suffix"
+CURRENT_FILE_NAME: Final = f"{PAYLOAD}.current_file_name"
+STREAM: Final = f"{PAYLOAD}.stream"
+API_KEY: Final = f"{PAYLOAD}.api_key"
+
+PROMPT_ID: Final = f"{PAYLOAD}.prompt_id"
+PROMPT_NAME: Final = f"{PAYLOAD}.prompt_name"
+PROMPT_VERSION: Final = f"{PAYLOAD}.prompt_version"
+MODEL_IDENTIFIER: Final = f"{PAYLOAD}.model_identifier"
+MODEL_CLASS_PROVIDER: Final = f"{PAYLOAD}.model_class_provider"
+ENABLED_BY_NAMESPACES: Final = f"{PAYLOAD}.gitlab_feature_enabled_by_namespace_ids"
+
+GITLAB_CONTEXT_PREFIX: Final = f"{PAYLOAD}.gitlab_"
+
+COMPLETION_MESSAGE: Final = "code completion input:"
+REGISTRY_MESSAGE: Final = "Returning prompt from the registry"
+
+# Fields that may hold a user's code or a credential: never copied into evidence or output.
+PRIVATE_FIELDS: Final = frozenset({PROMPT, PREFIX, SUFFIX, API_KEY})
+
+
+class FieldConflictError(ValueError):
+    """The same dotted path appears twice in a hit with different values."""
+
+
+def flatten_hit(hit: Mapping[str, Any], objects: set[str] | None = None) -> dict[str, Any]:
+    """Merge a hit's ``_source`` (nested, dotted or mixed) and ``fields`` into dotted keys.
+
+    Objects become dotted paths; lists of scalars stay lists (``fields`` always returns lists,
+    so one-element lists from there are unwrapped). A path given twice with different values
+    raises :class:`FieldConflictError`, since guessing which one is right could misreport.
+    The dotted paths of objects met on the way are added to ``objects`` when given.
+    """
+    flat: dict[str, Any] = {}
+    source = hit.get("_source")
+    if source is not None:
+        if not isinstance(source, Mapping):
+            raise FieldConflictError(f"_source is a {type(source).__name__}, not an object")
+        _flatten_into(flat, source, "", objects)
+    fields = hit.get("fields")
+    if fields is not None:
+        if not isinstance(fields, Mapping):
+            raise FieldConflictError(f"fields is a {type(fields).__name__}, not an object")
+        for key, value in fields.items():
+            item = value[0] if isinstance(value, list) and len(value) == 1 else value
+            _put(flat, str(key), item)
+    return flat
+
+
+def _flatten_into(
+    flat: dict[str, Any], node: Mapping[str, Any], prefix: str, objects: set[str] | None
+) -> None:
+    stack: list[tuple[Mapping[str, Any], str]] = [(node, prefix)]
+    while stack:
+        current, base = stack.pop()
+        for key, value in current.items():
+            path = f"{base}{key}"
+            if isinstance(value, Mapping):
+                if objects is not None:
+                    objects.add(path)
+                stack.append((value, f"{path}."))
+            else:
+                _put(flat, path, value)
+
+
+def _put(flat: dict[str, Any], path: str, value: Any) -> None:
+    if path in flat and flat[path] != value:
+        raise FieldConflictError(f"{path} appears twice with different values")
+    flat[path] = value

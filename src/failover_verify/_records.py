@@ -1,0 +1,209 @@
+"""Typed gateway log records, parsed from Elasticsearch hits of any shape."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+from failover_verify import _fields as f
+
+__all__ = [
+    "CompletionRecord",
+    "ParseProblem",
+    "Record",
+    "RegistryRecord",
+    "parse_hit",
+]
+
+_MAX_REASON = 300
+
+
+def _blank_to_none(value: object) -> object:
+    if isinstance(value, str) and not value.strip():
+        return None
+    return value
+
+
+def _as_string_list(value: object) -> object:
+    if value is None or isinstance(value, list):
+        return value
+    return [value]
+
+
+OptionalText = Annotated[str | None, BeforeValidator(_blank_to_none)]
+
+
+class _RecordBase(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", str_max_length=1_000_000)
+
+    index: str
+    id: str
+    ingest_time: AwareDatetime | None = Field(default=None, description="@timestamp, set at ingest")
+    event_time: AwareDatetime | None = Field(
+        default=None, description="json.jsonPayload.timestamp, when the gateway logged it"
+    )
+    message: str
+    logger: OptionalText = None
+    level: OptionalText = None
+    severity: OptionalText = None
+    correlation_id: OptionalText = None
+    service_name: OptionalText = None
+    revision_name: OptionalText = None
+    location: OptionalText = None
+    gitlab_context: dict[str, Any] = Field(default_factory=dict)
+
+
+class CompletionRecord(_RecordBase):
+    """A ``code completion input:`` record (logger ``codesuggestions``).
+
+    ``prompt``, ``prefix`` and ``suffix`` hold users' code; they are kept for callers that
+    need them but never shown in evidence. The record's ``api_key`` field is not read at all.
+    """
+
+    kind: Literal["completion"] = "completion"
+    model_provider: OptionalText = None
+    model_name: OptionalText = None
+    current_file_name: OptionalText = None
+    stream: bool | None = None
+    prompt: str | None = Field(default=None, repr=False)
+    prefix: str | None = Field(default=None, repr=False)
+    suffix: str | None = Field(default=None, repr=False)
+
+
+class RegistryRecord(_RecordBase):
+    """A ``Returning prompt from the registry`` record (logger ``prompts``), any era."""
+
+    kind: Literal["registry"] = "registry"
+    prompt_id: OptionalText = None
+    prompt_name: OptionalText = None
+    prompt_version: OptionalText = None
+    model_identifier: OptionalText = None
+    model_class_provider: OptionalText = None
+    enabled_by_namespace_ids: Annotated[
+        list[int | str] | None, BeforeValidator(_as_string_list)
+    ] = None
+
+
+Record = CompletionRecord | RegistryRecord
+
+
+class ParseProblem(BaseModel):
+    """A hit that could not be read as a record: counted and shown, never fatal."""
+
+    model_config = ConfigDict(frozen=True)
+
+    index: str | None
+    id: str | None
+    reason: str
+
+
+_COMMON = {
+    "ingest_time": f.INGEST_TIME,
+    "event_time": f.EVENT_TIME,
+    "logger": f.LOGGER,
+    "level": f.LEVEL,
+    "severity": f.SEVERITY,
+    "correlation_id": f.CORRELATION_ID,
+    "service_name": f.SERVICE_NAME,
+    "revision_name": f.REVISION_NAME,
+    "location": f.LOCATION,
+}
+_COMPLETION = {
+    **_COMMON,
+    "model_provider": f.MODEL_PROVIDER,
+    "model_name": f.MODEL_NAME,
+    "current_file_name": f.CURRENT_FILE_NAME,
+    "stream": f.STREAM,
+    "prompt": f.PROMPT,
+    "prefix": f.PREFIX,
+    "suffix": f.SUFFIX,
+}
+_REGISTRY = {
+    **_COMMON,
+    "prompt_id": f.PROMPT_ID,
+    "prompt_name": f.PROMPT_NAME,
+    "prompt_version": f.PROMPT_VERSION,
+    "model_identifier": f.MODEL_IDENTIFIER,
+    "model_class_provider": f.MODEL_CLASS_PROVIDER,
+    "enabled_by_namespace_ids": f.ENABLED_BY_NAMESPACES,
+}
+_CONTEXT_START = len(f.PAYLOAD) + 1
+
+
+def parse_hit(hit: Mapping[str, Any]) -> Record | ParseProblem | None:
+    """Read one Elasticsearch hit.
+
+    Returns the record, a :class:`ParseProblem` saying why the hit is unreadable, or ``None``
+    for a well-formed hit of some other gateway message (those are not ours to count).
+    """
+    if not isinstance(hit, Mapping):  # callers pass decoded JSON, which can be anything
+        return ParseProblem(  # type: ignore[unreachable]
+            index=None, id=None, reason=f"a hit must be an object, not {type(hit).__name__}"
+        )
+    index, doc_id = _text_or_none(hit.get("_index")), _text_or_none(hit.get("_id"))
+    objects: set[str] = set()
+    try:
+        flat = f.flatten_hit(hit, objects)
+    except f.FieldConflictError as exc:
+        return ParseProblem(index=index, id=doc_id, reason=_clip(str(exc)))
+    kind = _kind(flat, objects)
+    if kind is None:
+        return None
+    if isinstance(kind, str):
+        return ParseProblem(index=index, id=doc_id, reason=kind)
+    model, paths = kind
+    if index is None or doc_id is None:
+        return ParseProblem(index=index, id=doc_id, reason="the hit has no _index or _id")
+    values: dict[str, Any] = {"index": index, "id": doc_id, "message": flat[f.MESSAGE]}
+    for name, path in paths.items():
+        if path in flat:
+            values[name] = flat[path]
+        elif path in objects:
+            # An object where a value belongs must not pass for a missing value.
+            return ParseProblem(index=index, id=doc_id, reason=f"{path} is an object, not a value")
+    context = {
+        key[_CONTEXT_START:]: value
+        for key, value in flat.items()
+        if key.startswith(f.GITLAB_CONTEXT_PREFIX) and key != f.ENABLED_BY_NAMESPACES
+    }
+    if context:
+        values["gitlab_context"] = context
+    try:
+        return model.model_validate(values)
+    except ValidationError as exc:
+        return ParseProblem(index=index, id=doc_id, reason=_describe(exc, paths))
+
+
+def _kind(
+    flat: Mapping[str, Any], objects: set[str]
+) -> tuple[type[CompletionRecord] | type[RegistryRecord], Mapping[str, str]] | str | None:
+    """The record model and field map for a hit's message, a problem, or None if not ours."""
+    message = flat.get(f.MESSAGE)
+    if f.MESSAGE in objects:
+        return f"{f.MESSAGE} is an object, not text"
+    if message == f.COMPLETION_MESSAGE:
+        return CompletionRecord, _COMPLETION
+    if message == f.REGISTRY_MESSAGE:
+        return RegistryRecord, _REGISTRY
+    if message is None or isinstance(message, str):
+        return None
+    return f"{f.MESSAGE} is a {type(message).__name__}, not text"
+
+
+def _text_or_none(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _describe(exc: ValidationError, paths: Mapping[str, str]) -> str:
+    first = exc.errors(include_url=False, include_input=False)[0]
+    location = first["loc"][0] if first["loc"] else ""
+    name = paths.get(str(location), str(location))
+    more = exc.error_count() - 1
+    suffix = f" (and {more} more)" if more else ""
+    return _clip(f"{name}: {first['msg']}{suffix}")
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= _MAX_REASON else text[: _MAX_REASON - 1] + "…"

@@ -1,0 +1,158 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from failover_verify import PolicyError
+from failover_verify._policy import Policy
+
+CUSTOM = """
+schema = 1
+
+[completion]
+[[completion.rules]]
+role = "failover"
+model_provider = ["anthropic"]
+model_name = ["claude-*"]
+
+[generation]
+prompt_ids = ["code_suggestions/generations"]
+[[generation.rules]]
+role = "failover"
+provider = ["vertex_ai", "litellm"]
+[[generation.rules]]
+role = "primary"
+model = ["claude-sonnet-4-*"]
+"""
+
+
+class TestDefaultPolicy:
+    @pytest.mark.parametrize(
+        ("provider", "role"),
+        [
+            ("anthropic", "failover"),
+            ("vertex-ai", "primary"),
+            ("fireworks_ai", "primary"),
+            ("gitlab", "primary"),
+            ("codestral", "primary"),
+            ("something-new", "primary"),
+            (None, "primary"),
+        ],
+    )
+    def test_completion_follows_runbook(self, provider: str | None, role: str) -> None:
+        """Completion: anthropic is failover; any other provider, or none, is primary."""
+        rule = Policy.default().classify("completion", {"model_provider": provider})
+        assert rule is not None
+        assert rule.role == role
+
+    @pytest.mark.parametrize(
+        ("provider", "role"),
+        [("vertex_ai", "failover"), ("anthropic", "primary"), ("litellm", None), (None, None)],
+    )
+    def test_generation_by_provider(self, provider: str | None, role: str | None) -> None:
+        """Generation: vertex_ai is failover, anthropic primary, anything else unclassified."""
+        rule = Policy.default().classify("generation", {"provider": provider})
+        assert (rule.role if rule else None) == role
+
+    @pytest.mark.parametrize(
+        ("prompt_id", "is_generation"),
+        [
+            ("code_suggestions/generations", True),
+            ("code_suggestions/generations/base", True),
+            ("code_suggestions/completions", False),
+            ("code_suggestions/generations_v2", False),
+            ("chat/explain_code", False),
+            (None, False),
+        ],
+    )
+    def test_generation_prompt_ids(self, prompt_id: str | None, is_generation: bool) -> None:
+        """Generation records are the configured prompt id and the folders under it."""
+        assert Policy.default().is_generation_prompt(prompt_id) is is_generation
+
+
+class TestCustomPolicy:
+    def test_from_file(self, tmp_path: Path) -> None:
+        """A policy file replaces the rules: globs, several conditions, no default role."""
+        path = tmp_path / "policy.toml"
+        path.write_text(CUSTOM)
+        policy = Policy.from_file(path)
+        assert policy.source == str(path)
+        rule = policy.classify(
+            "completion", {"model_provider": "anthropic", "model_name": "claude-x"}
+        )
+        assert rule is not None
+        assert rule.role == "failover"
+        assert (
+            policy.classify("completion", {"model_provider": "anthropic", "model_name": "gpt"})
+            is None
+        )
+        assert policy.classify("completion", {"model_provider": None}) is None
+        litellm = policy.classify("generation", {"provider": "litellm"})
+        assert litellm is not None
+        assert litellm.role == "failover"
+        sonnet = policy.classify(
+            "generation", {"provider": "x", "model": "claude-sonnet-4-20250514"}
+        )
+        assert sonnet is not None
+        assert sonnet.role == "primary"
+
+    def test_star_does_not_match_none(self) -> None:
+        """'*' matches any present value but not a missing one; '<none>' matches missing."""
+        policy = Policy.from_toml(
+            CUSTOM.replace('model_name = ["claude-*"]', 'model_name = ["*"]'), source="t"
+        )
+        assert (
+            policy.classify("completion", {"model_provider": "anthropic", "model_name": None})
+            is None
+        )
+
+
+class TestPolicyErrors:
+    @pytest.mark.parametrize(
+        ("edit", "message"),
+        [
+            (lambda t: t.replace("schema = 1", "schema = 2"), "schema = 1"),
+            (lambda t: "extra = 1\n" + t, "unknown top-level keys"),
+            (
+                lambda t: t.replace(
+                    'role = "failover"\nmodel_provider', 'role = "backup"\nmodel_provider'
+                ),
+                "role must be",
+            ),
+            (lambda t: t.replace("model_name = ", "model_nam = "), "unknown condition 'model_nam'"),
+            (
+                lambda t: t.replace(
+                    'provider = ["vertex_ai", "litellm"]', 'provider = "vertex_ai"'
+                ),
+                "non-empty list",
+            ),
+            (
+                lambda t: t.replace(
+                    'prompt_ids = ["code_suggestions/generations"]', "prompt_ids = []"
+                ),
+                "prompt_ids",
+            ),
+            (
+                lambda t: t.replace("[generation]", "[generation]\ncolour = 1"),
+                r"unknown keys \['colour'\]",
+            ),
+            (lambda t: t.replace("= [", "= [[", 1), "not valid TOML"),
+        ],
+    )
+    def test_specific_messages(self, edit: object, message: str) -> None:
+        """Each mistake in a policy file gives a PolicyError that names it."""
+        assert callable(edit)
+        with pytest.raises(PolicyError, match=message):
+            Policy.from_toml(edit(CUSTOM), source="my-policy.toml")
+
+    def test_rule_without_condition(self) -> None:
+        """A rule with a role but no condition is refused rather than matching everything."""
+        text = CUSTOM.replace('model_provider = ["anthropic"]\nmodel_name = ["claude-*"]\n', "")
+        with pytest.raises(PolicyError, match="has no condition"):
+            Policy.from_toml(text, source="p")
+
+    def test_unreadable_file(self, tmp_path: Path) -> None:
+        """A missing policy file names the path."""
+        with pytest.raises(PolicyError, match=r"cannot read the policy file .*nope\.toml"):
+            Policy.from_file(tmp_path / "nope.toml")

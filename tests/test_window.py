@@ -1,0 +1,95 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from failover_verify import WindowError
+from failover_verify._window import parse_window
+
+NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+
+
+class TestRelative:
+    @pytest.mark.parametrize(
+        ("since", "expected"),
+        [
+            ("15m", timedelta(minutes=15)),
+            ("2h", timedelta(hours=2)),
+            ("1d", timedelta(days=1)),
+            ("30s", timedelta(seconds=30)),
+            ("1w", timedelta(weeks=1)),
+            ("now-30m", timedelta(minutes=30)),
+            ("NOW - 2H", timedelta(hours=2)),
+        ],
+    )
+    def test_duration_before_now(self, since: str, expected: timedelta) -> None:
+        """A duration or now-<duration> starts that long before now and ends now."""
+        window = parse_window(since, now=NOW)
+        assert window.start == NOW - expected
+        assert window.end == NOW
+        assert window.notes == ()
+
+    def test_until_relative(self) -> None:
+        """`until` accepts the same relative forms as `since`."""
+        window = parse_window("2h", "now-1h", now=NOW)
+        assert (window.start, window.end) == (NOW - timedelta(hours=2), NOW - timedelta(hours=1))
+
+
+class TestAbsolute:
+    def test_iso_with_zone(self) -> None:
+        """ISO 8601 with an offset is converted to UTC."""
+        window = parse_window("2026-11-27T10:00:00+01:00", "2026-11-27T10:30:00Z", now=NOW)
+        assert window.start == datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
+        assert window.end == datetime(2026, 11, 27, 10, 30, tzinfo=UTC)
+        assert window.notes == ()
+
+    def test_naive_is_utc_and_said(self) -> None:
+        """A time without a zone is taken as UTC, and the window notes say so."""
+        window = parse_window("2026-11-27 10:00", now=NOW)
+        assert window.start == datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
+        assert any("taken as UTC" in note for note in window.notes)
+
+    def test_dateutil_forms(self) -> None:
+        """Free-form dates that python-dateutil reads are accepted."""
+        window = parse_window("27 Nov 2026 09:15 +0000", now=NOW)
+        assert window.start == datetime(2026, 11, 27, 9, 15, tzinfo=UTC)
+
+    def test_datetimes(self) -> None:
+        """Datetimes are accepted; aware ones keep their instant, naive ones become UTC."""
+        aware = datetime(2026, 11, 27, 11, 0, tzinfo=timezone(timedelta(hours=2)))
+        window = parse_window(aware, datetime(2026, 11, 27, 11, 0), now=NOW)
+        assert window.start == datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
+        assert window.end == datetime(2026, 11, 27, 11, 0, tzinfo=UTC)
+        assert len(window.notes) == 1
+
+
+class TestErrors:
+    @pytest.mark.parametrize(
+        ("since", "until", "message"),
+        [
+            ("", None, "empty"),
+            ("   ", None, "empty"),
+            ("yesterday-ish", None, "cannot read the since time"),
+            ("now", None, "the time window is empty"),
+            ("1h", "2h", "inverted"),
+            ("2026-11-27T11:00Z", "2026-11-27T10:00Z", "inverted"),
+            ("0026-01-01", None, "check the year"),
+            ("15m", "whenever", "cannot read the until time"),
+        ],
+    )
+    def test_bad_windows(self, since: str, until: str | None, message: str) -> None:
+        """Empty, inverted and unparseable windows raise WindowError naming the problem."""
+        with pytest.raises(WindowError, match=message):
+            parse_window(since, until, now=NOW)
+
+    def test_error_suggests_formats(self) -> None:
+        """An unreadable time says which forms are accepted."""
+        with pytest.raises(WindowError, match=r"15m, 2h"):
+            parse_window("fortnight", now=NOW)
+
+    def test_serialises_with_from_and_to(self) -> None:
+        """The window's JSON form uses `from` and `to`."""
+        data = parse_window("15m", now=NOW).model_dump(mode="json", by_alias=True)
+        assert data["from"] == "2026-11-27T11:45:00Z"
+        assert data["to"] == "2026-11-27T12:00:00Z"
