@@ -1,5 +1,12 @@
-"""Verify from Elasticsearch logs whether Code Suggestions traffic runs on its primary or
-failover LLM provider."""
+"""Verify from Elasticsearch logs whether GitLab Code Suggestions traffic runs on its primary or
+failover LLM provider.
+
+>>> import failover_verify as fv
+>>> client = fv.connect(fv.ConnectionSettings.build(url="https://es.example.com:9243", api_key=...))
+>>> report = fv.verify(client, since="15m")
+>>> report.features["completion"].verdict
+'failover'
+"""
 
 from failover_verify._client import ConnectionSettings, connect
 from failover_verify._exceptions import (
@@ -14,18 +21,65 @@ from failover_verify._exceptions import (
     UsageError,
     WindowError,
 )
+from failover_verify._policy import Feature, Policy, Role, Rule
+from failover_verify._queries import DEFAULT_INDEX
+from failover_verify._records import (
+    CompletionRecord,
+    ParseProblem,
+    Record,
+    RegistryRecord,
+    parse_hit,
+)
+from failover_verify._registry import PromptRegistry, Resolution
+from failover_verify._report import (
+    Breakdown,
+    Evidence,
+    FeatureReport,
+    ParseSummary,
+    Report,
+    RoleSpan,
+    Verdict,
+)
+from failover_verify._source import read_ndjson
+from failover_verify._verify import Verifier, verify, verify_hits
+from failover_verify._window import TimeWindow, parse_window
 
 __all__ = [
+    "DEFAULT_INDEX",
+    "Breakdown",
+    "CompletionRecord",
     "ConfigurationError",
     "ConnectionFailed",
     "ConnectionSettings",
     "DefinitionsError",
     "ElasticsearchError",
+    "Evidence",
     "FailoverVerifyError",
+    "Feature",
+    "FeatureReport",
+    "ParseProblem",
+    "ParseSummary",
+    "Policy",
     "PolicyError",
+    "PromptRegistry",
+    "Record",
+    "RegistryRecord",
+    "Report",
     "RequestRejected",
+    "Resolution",
+    "Role",
+    "RoleSpan",
+    "Rule",
     "SourceError",
+    "TimeWindow",
     "UsageError",
+    "Verdict",
+    "Verifier",
     "WindowError",
     "connect",
+    "parse_hit",
+    "parse_window",
+    "read_ndjson",
+    "verify",
+    "verify_hits",
 ]

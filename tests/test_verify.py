@@ -1,0 +1,388 @@
+"""Verification against the real test node: verdicts, windows, mappings, partial results."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from elasticsearch import Elasticsearch
+
+import gateway_logs as gl
+from esdata import (
+    KEYWORD,
+    TEXT_ONLY,
+    completions,
+    create_index,
+    generations,
+    index_documents,
+    spread,
+)
+from failover_verify import ConnectionSettings, Report, connect, verify
+from faultproxy import Fault, FaultProxy
+
+T0 = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def es_url(es_node: Any) -> str:
+    return f"http://{es_node.host}:{es_node.port}"
+
+
+def _run(
+    client: Elasticsearch, prefix: str, start: datetime, end: datetime, **kwargs: Any
+) -> Report:
+    return verify(client, since=start, until=end, index=f"{prefix}*", **kwargs)
+
+
+def _verdicts(report: Report) -> dict[str, str]:
+    return {name: feature.verdict for name, feature in report.features.items()}
+
+
+class TestVerdicts:
+    def test_failover_only(self, es_client: Elasticsearch, es_index: str) -> None:
+        """All records on the failover provider give `failover` for both features."""
+        index_documents(
+            es_client,
+            f"{es_index}-a",
+            completions(T0, 30, 60, "failover") + generations(T0, 30, 40, "failover"),
+        )
+        report = _run(es_client, es_index, T0, T0 + timedelta(minutes=30))
+        assert _verdicts(report) == {"completion": "failover", "generation": "failover"}
+        completion, generation = report.features["completion"], report.features["generation"]
+        assert (completion.total, completion.failover, completion.failover_share) == (60, 60, 1.0)
+        assert completion.by_provider == {"anthropic": 60}
+        assert completion.by_model == {"claude-sonnet-4-20250514": 60}
+        assert generation.by_provider == {"vertex_ai": 40}
+        assert generation.by_prompt_version == {"2.0.0": 40}
+        assert generation.resolutions[0].definition_path == (
+            "ai_gateway/prompts/definitions/code_suggestions/generations/base/2.0.0.yml"
+        )
+        assert completion.complete
+        assert generation.complete
+        assert report.requests == 2
+
+    def test_primary_only(self, es_client: Elasticsearch, es_index: str) -> None:
+        """All records on primaries give `primary`, with first and last seen times."""
+        index_documents(
+            es_client,
+            f"{es_index}-a",
+            completions(T0, 30, 60, "primary") + generations(T0, 30, 40, "primary"),
+        )
+        report = _run(es_client, es_index, T0, T0 + timedelta(minutes=30))
+        assert _verdicts(report) == {"completion": "primary", "generation": "primary"}
+        seen = report.features["completion"].seen["primary"]
+        assert seen.first is not None
+        assert seen.last is not None
+        assert T0 <= seen.first < seen.last < T0 + timedelta(minutes=30)
+        assert "failover" not in report.features["completion"].seen
+
+    def test_switch_inside_window_then_after(self, es_client: Elasticsearch, es_index: str) -> None:
+        """A flip inside the window is `mixed`; a window after the flip is `failover`."""
+        flip = T0 + timedelta(minutes=20)
+        index_documents(
+            es_client,
+            f"{es_index}-a",
+            completions(T0, 20, 40, "primary")
+            + completions(flip, 20, 40, "failover", seed=3)
+            + generations(T0, 20, 30, "primary")
+            + generations(flip, 20, 30, "failover", seed=4),
+        )
+        mixed = _run(es_client, es_index, T0, T0 + timedelta(minutes=40))
+        assert _verdicts(mixed) == {"completion": "mixed", "generation": "mixed"}
+        completion = mixed.features["completion"]
+        assert (completion.primary, completion.failover) == (40, 40)
+        primary_last = completion.seen["primary"].last
+        failover_first = completion.seen["failover"].first
+        assert primary_last is not None
+        assert failover_first is not None
+        assert primary_last < failover_first
+        after = _run(es_client, es_index, flip + timedelta(minutes=2), T0 + timedelta(minutes=40))
+        assert _verdicts(after) == {"completion": "failover", "generation": "failover"}
+
+    def test_no_data(self, es_client: Elasticsearch, es_index: str) -> None:
+        """A window with no records is `no_data`, not primary."""
+        index_documents(es_client, f"{es_index}-a", completions(T0, 10, 30, "primary"))
+        report = _run(es_client, es_index, T0 + timedelta(hours=1), T0 + timedelta(hours=2))
+        assert _verdicts(report) == {"completion": "no_data", "generation": "no_data"}
+
+    def test_too_few_records(self, es_client: Elasticsearch, es_index: str) -> None:
+        """Fewer records than the minimum count give `inconclusive`, with the count."""
+        index_documents(es_client, f"{es_index}-a", completions(T0, 10, 5, "failover"))
+        report = _run(es_client, es_index, T0, T0 + timedelta(minutes=10), features=["completion"])
+        completion = report.features["completion"]
+        assert completion.verdict == "inconclusive"
+        assert "only 5 records" in completion.reason
+        assert list(report.features) == ["completion"]
+
+    def test_outside_window_ignored(self, es_client: Elasticsearch, es_index: str) -> None:
+        """Records before and after the window are not counted; the end is exclusive."""
+        end = T0 + timedelta(minutes=10)
+        documents = completions(T0, 10, 30, "failover")
+        documents += completions(T0 - timedelta(minutes=30), 20, 30, "primary", seed=5)
+        documents += completions(end + timedelta(minutes=1), 20, 30, "primary", seed=6)
+        at_end = gl.completion_doc(end, "vertex-ai", "x", random.Random(1))
+        at_end["@timestamp"] = end.isoformat()
+        documents.append(at_end)
+        index_documents(es_client, f"{es_index}-a", documents)
+        report = _run(es_client, es_index, T0, end, features=["completion"])
+        completion = report.features["completion"]
+        assert (completion.verdict, completion.total, completion.primary) == ("failover", 30, 0)
+
+    def test_other_messages_ignored(self, es_client: Elasticsearch, es_index: str) -> None:
+        """Other gateway events and registry records of other prompts are not counted."""
+        rng = random.Random(9)
+        noise = [gl.other_doc(moment, rng) for moment in spread(T0, 10, 50)]
+        noise += [
+            gl.registry_doc(moment, "chat/explain_code", "^1.0.0", rng)
+            for moment in spread(T0, 10, 20)
+        ]
+        noise += [
+            gl.registry_doc(
+                moment,
+                "code_suggestions/completions",
+                "1.0.0",
+                rng,
+                model_class_provider="anthropic",
+            )
+            for moment in spread(T0, 10, 20)
+        ]
+        index_documents(
+            es_client,
+            f"{es_index}-a",
+            noise + completions(T0, 10, 25, "primary") + generations(T0, 10, 25, "failover"),
+        )
+        report = _run(es_client, es_index, T0, T0 + timedelta(minutes=10))
+        assert report.features["completion"].total == 25
+        assert report.features["generation"].total == 25
+        assert _verdicts(report) == {"completion": "primary", "generation": "failover"}
+
+
+class TestDocumentShapesAndMappings:
+    @pytest.mark.parametrize(
+        "mappings", [None, KEYWORD], ids=["dynamic-text-with-keyword", "keyword"]
+    )
+    def test_nested_and_dotted_documents_count_alike(
+        self, es_client: Elasticsearch, es_index: str, mappings: dict[str, Any] | None
+    ) -> None:
+        """Nested and dotted documents are counted alike under text or keyword mappings."""
+        nested = completions(T0, 10, 30, "failover") + generations(T0, 10, 20, "primary")
+        dotted = [gl.dotted(document) for document in completions(T0, 10, 30, "failover", seed=7)]
+        index_documents(es_client, f"{es_index}-nested", nested, mappings=mappings)
+        index_documents(es_client, f"{es_index}-dotted", dotted, mappings=mappings)
+        report = _run(es_client, es_index, T0, T0 + timedelta(minutes=10))
+        assert report.features["completion"].failover == 60
+        assert report.features["generation"].primary == 20
+        assert report.features["completion"].notes == []
+
+    def test_text_only_mapping(self, es_client: Elasticsearch, es_index: str) -> None:
+        """Text without a keyword form: the message matches by phrase, but counting is refused."""
+        index_documents(
+            es_client, f"{es_index}-a", completions(T0, 10, 30, "failover"), mappings=TEXT_ONLY
+        )
+        report = _run(es_client, es_index, T0, T0 + timedelta(minutes=10), features=["completion"])
+        completion = report.features["completion"]
+        assert completion.verdict == "inconclusive"
+        assert any(
+            "json.jsonPayload.model_provider has no exact" in problem
+            for problem in completion.problems
+        )
+        assert any("matched by phrase" in note for note in completion.notes)
+
+    def test_null_and_unknown_providers(self, es_client: Elasticsearch, es_index: str) -> None:
+        """Null, absent and unknown completion providers are primary per the runbook."""
+        rng = random.Random(11)
+        moments = list(spread(T0, 10, 30))
+        documents = [gl.completion_doc(m, None, None, rng) for m in moments[:10]]
+        documents += [
+            gl.completion_doc(m, None, None, rng, include_provider=False) for m in moments[10:20]
+        ]
+        documents += [gl.completion_doc(m, "openai", "gpt-x", rng) for m in moments[20:]]
+        index_documents(es_client, f"{es_index}-a", documents)
+        completion = _run(es_client, es_index, T0, T0 + timedelta(minutes=10)).features[
+            "completion"
+        ]
+        assert completion.verdict == "primary"
+        assert completion.by_provider == {"(none)": 20, "openai": 10}
+
+    def test_unresolvable_generation_is_unclassified(
+        self, es_client: Elasticsearch, es_index: str
+    ) -> None:
+        """A version nothing satisfies is unclassified, and the verdict inconclusive."""
+        rng = random.Random(12)
+        documents = [
+            gl.registry_doc(moment, "code_suggestions/generations", "9.9.9", rng)
+            for moment in spread(T0, 10, 30)
+        ]
+        index_documents(es_client, f"{es_index}-a", documents)
+        generation = _run(es_client, es_index, T0, T0 + timedelta(minutes=10)).features[
+            "generation"
+        ]
+        assert (generation.verdict, generation.unclassified) == ("inconclusive", 30)
+        assert generation.breakdown[0].resolution is not None
+        assert generation.breakdown[0].resolution.status == "no_matching_version"
+
+
+class TestPreflightAndPartialResults:
+    def test_pattern_matching_nothing(self, es_client: Elasticsearch, es_index: str) -> None:
+        """A pattern that matches no index is inconclusive and mentions the gprd spelling."""
+        report = verify(es_client, since="15m", index=f"{es_index}-gprod-*")
+        for feature in report.features.values():
+            assert feature.verdict == "inconclusive"
+            assert "matches no index" in feature.reason
+            assert "gprd" in feature.reason
+        assert report.requests == 1
+
+    def test_not_gateway_logs(self, es_client: Elasticsearch, es_index: str) -> None:
+        """An index without the message field is reported as such, not as no data."""
+        index_documents(
+            es_client, f"{es_index}-a", [{"@timestamp": T0.isoformat(), "msg": "hello"}]
+        )
+        report = _run(es_client, es_index, T0, T0 + timedelta(minutes=10))
+        assert all(
+            "json.jsonPayload.message is not mapped" in f.reason for f in report.features.values()
+        )
+
+    def test_time_field_checked(self, es_client: Elasticsearch, es_index: str) -> None:
+        """A time field that does not exist is named."""
+        index_documents(es_client, f"{es_index}-a", completions(T0, 10, 30, "failover"))
+        report = _run(es_client, es_index, T0, T0 + timedelta(minutes=10), time_field="event_time")
+        assert "the time field event_time is not mapped" in report.features["completion"].reason
+
+    def test_event_time_field(self, es_client: Elasticsearch, es_index: str) -> None:
+        """The window can be applied to the event time instead of the ingest time."""
+        index_documents(es_client, f"{es_index}-a", completions(T0, 10, 30, "failover"))
+        report = _run(
+            es_client,
+            es_index,
+            T0,
+            T0 + timedelta(minutes=10),
+            time_field="json.jsonPayload.timestamp",
+        )
+        assert report.features["completion"].total == 30
+
+    def test_failed_shards_are_inconclusive(self, es_client: Elasticsearch, es_index: str) -> None:
+        """A conflicting mapping fails one index's shard: inconclusive, naming the index."""
+        # Both mappings are aggregatable, so the plan passes and the shard itself fails.
+        index_documents(
+            es_client,
+            f"{es_index}-good",
+            completions(T0, 10, 30, "failover") + generations(T0, 10, 30, "failover"),
+            mappings=KEYWORD,
+        )
+        create_index(
+            es_client,
+            f"{es_index}-conflict",
+            {
+                "properties": {
+                    "@timestamp": {"type": "date"},
+                    "json": {
+                        "properties": {
+                            "jsonPayload": {
+                                "properties": {
+                                    "prompt_id": {"type": "long"},
+                                    "message": {
+                                        "type": "text",
+                                        "fields": {"keyword": {"type": "keyword"}},
+                                    },
+                                }
+                            }
+                        }
+                    },
+                }
+            },
+        )
+        index_documents(
+            es_client,
+            f"{es_index}-conflict",
+            [
+                {
+                    "@timestamp": T0.isoformat(),
+                    "json": {
+                        "jsonPayload": {
+                            "message": "Returning prompt from the registry",
+                            "prompt_id": 7,
+                        }
+                    },
+                }
+            ],
+            create=False,
+        )
+        report = _run(es_client, es_index, T0, T0 + timedelta(minutes=10))
+        generation = report.features["generation"]
+        assert generation.verdict == "inconclusive"
+        assert generation.complete is False
+        assert generation.failed_indices == [f"{es_index}-conflict"]
+        assert "1 of 2 shards failed" in generation.reason
+        assert f"{es_index}-conflict" in generation.reason
+        assert report.features["completion"].verdict == "failover"
+
+    def test_timed_out_is_inconclusive(
+        self, es_url: str, es_client: Elasticsearch, es_index: str
+    ) -> None:
+        """A search the server reports as timed out gives inconclusive, never a verdict."""
+        index_documents(es_client, f"{es_index}-a", completions(T0, 10, 30, "failover"))
+
+        def timed_out(body: dict[str, Any]) -> dict[str, Any]:
+            for item in body["responses"]:
+                item["timed_out"] = True
+            return body
+
+        proxy = FaultProxy(
+            es_url, rule=lambda _m, path: Fault(rewrite=timed_out) if "_msearch" in path else None
+        ).start()
+        try:
+            client = connect(ConnectionSettings.build(url=proxy.url))
+            report = _run(client, es_index, T0, T0 + timedelta(minutes=10), features=["completion"])
+        finally:
+            proxy.stop()
+        completion = report.features["completion"]
+        assert (completion.verdict, completion.complete) == ("inconclusive", False)
+        assert "timed out" in completion.reason
+
+
+class TestCost:
+    def test_requests_do_not_grow_with_documents(
+        self, es_url: str, es_client: Elasticsearch, es_index: str
+    ) -> None:
+        """Verifying 10 or 100,000 matching documents sends the same requests of similar size."""
+        small, large = f"{es_index}-small", f"{es_index}-large"
+        index_documents(es_client, small, completions(T0, 10, 10, "failover"))
+        minimal = (
+            {
+                "@timestamp": moment.isoformat(),
+                "json": {
+                    "jsonPayload": {
+                        "message": "code completion input:",
+                        "model_provider": "anthropic",
+                        "model_name": "claude-sonnet-4-20250514",
+                    }
+                },
+            }
+            for moment in spread(T0, 10, 100_000)
+        )
+        index_documents(es_client, large, minimal)
+        proxy = FaultProxy(es_url).start()
+        try:
+            client = connect(ConnectionSettings.build(url=proxy.url))
+            measured = {}
+            for name in (small, large):
+                proxy.reset_counts()
+                report = verify(
+                    client, since=T0, until=T0 + timedelta(minutes=10), index=name, min_count=1
+                )
+                measured[name] = (
+                    len(proxy.exchanges),
+                    sum(e.response_bytes for e in proxy.exchanges),
+                    report,
+                )
+        finally:
+            proxy.stop()
+        (small_requests, small_bytes, small_report), (large_requests, large_bytes, large_report) = (
+            measured.values()
+        )
+        assert small_report.features["completion"].total == 10
+        assert large_report.features["completion"].total == 100_000
+        assert small_requests == large_requests == 2
+        assert large_bytes < small_bytes * 1.5
