@@ -31,7 +31,6 @@ class ConnectionSettings(BaseModel):
     ca_certs: Path | None = None
     verify_certs: bool = True
     request_timeout: Annotated[float, Field(gt=0)] = 30.0
-    max_retries: Annotated[int, Field(ge=0, le=10)] = 3
 
     @model_validator(mode="after")
     def _check(self) -> Self:
@@ -95,12 +94,14 @@ def connect(settings: ConnectionSettings) -> Elasticsearch:
     """Build an :class:`~elasticsearch.Elasticsearch` client from validated settings.
 
     Nothing is sent to the server here; the first request shows whether it can be reached.
+    The client itself does not retry: :func:`failover_verify.verify` and the CLI retry
+    transient failures with backoff, a bounded number of times.
     """
     options: dict[str, object] = {
         "request_timeout": settings.request_timeout,
-        "max_retries": settings.max_retries,
-        "retry_on_timeout": True,
-        "retry_on_status": (429, 502, 503, 504),
+        # Retries happen one level up, in the reader, with backoff between attempts.
+        "max_retries": 0,
+        "retry_on_timeout": False,
         "verify_certs": settings.verify_certs,
     }
     if not settings.verify_certs:

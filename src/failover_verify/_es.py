@@ -73,8 +73,9 @@ class Reader:
         response = self._call("search", lambda: self._client.msearch(searches=searches))
         return list(response["responses"])
 
-    def search(self, **kwargs: Any) -> dict[str, Any]:
-        return self._call("search", lambda: self._client.search(**kwargs))
+    def search(self, index: str | None, body: Mapping[str, Any]) -> dict[str, Any]:
+        """One search; ``body`` is a request body as ``Search.to_dict()`` makes it."""
+        return self._call("search", lambda: self._client.search(index=index, **body))
 
     def open_point_in_time(self, index: str, keep_alive: str) -> str:
         response = self._call(

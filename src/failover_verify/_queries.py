@@ -146,8 +146,6 @@ def feature_search(
     plan: FieldPlan,
     window: TimeWindow,
     policy: Policy,
-    *,
-    after: dict[str, Any] | None = None,
 ) -> Search:
     """One request that counts a feature's records in the window, grouped for classification."""
     sources = [
@@ -155,8 +153,6 @@ def feature_search(
         for name, field in usable_group_fields(feature, plan).items()
     ]
     groups = A("composite", sources=sources, size=GROUP_PAGE_SIZE)
-    if after is not None:
-        groups = A("composite", sources=sources, size=GROUP_PAGE_SIZE, after=after)
     groups.metric("first_seen", "min", field=plan.time_field)
     groups.metric("last_seen", "max", field=plan.time_field)
     groups.metric(
@@ -196,3 +192,41 @@ def kql(conditions: Sequence[Condition]) -> str:
         joined = options[0] if len(options) == 1 else f"({' or '.join(options)})"
         parts.append(f"{condition.field}: {joined}")
     return " and ".join(parts)
+
+
+TIMELINE_PAGE_SIZE: Final = 1000
+
+
+def timeline_search(
+    feature: Feature,
+    plan: FieldPlan,
+    window: TimeWindow,
+    policy: Policy,
+    *,
+    interval_seconds: int,
+    after: dict[str, Any] | None = None,
+) -> Search:
+    """Counts per time bucket and grouped values: one composite page of a timeline."""
+    sources: list[dict[str, Any]] = [
+        {
+            "bucket": {
+                "date_histogram": {
+                    "field": plan.time_field,
+                    "fixed_interval": f"{interval_seconds}s",
+                }
+            }
+        }
+    ]
+    sources += [
+        {name: {"terms": {"field": field, "missing_bucket": True}}}
+        for name, field in usable_group_fields(feature, plan).items()
+    ]
+    options: dict[str, Any] = {"sources": sources, "size": TIMELINE_PAGE_SIZE}
+    if after is not None:
+        options["after"] = after
+    search = Search(index=plan.index).query(
+        Q("bool", filter=feature_filter(feature, plan, window, policy))
+    )
+    search = search.extra(size=0, track_total_hits=True, timeout=SEARCH_TIMEOUT)
+    search.aggs.bucket("groups", A("composite", **options))
+    return search

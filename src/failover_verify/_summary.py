@@ -31,7 +31,7 @@ from failover_verify._report import (
     share,
 )
 
-__all__ = ["Group", "Tally", "summarize"]
+__all__ = ["Classification", "Group", "Tally", "classify_values", "summarize"]
 
 SAMPLES_PER_ROLE = 3
 
@@ -60,8 +60,9 @@ class Tally:
 
 
 @dataclass(frozen=True)
-class _Classified:
-    group: Group
+class Classification:
+    """How the policy sees one combination of grouped field values."""
+
     role: RoleName
     rule: str
     provider: str
@@ -69,10 +70,15 @@ class _Classified:
     resolution: Resolution | None
 
 
-def _classify(
-    feature: Feature, group: Group, policy: Policy, registry: PromptRegistry
-) -> _Classified:
-    values = group.values
+@dataclass(frozen=True)
+class _Classified:
+    group: Group
+    found: Classification
+
+
+def classify_values(
+    feature: Feature, values: Mapping[str, str | None], policy: Policy, registry: PromptRegistry
+) -> Classification:
     resolution = None
     if feature == "completion":
         facts = {
@@ -101,8 +107,14 @@ def _classify(
         why = "no policy rule matches"
         if resolution is not None and resolution.status != "resolved":
             why = f"{why}; prompt version not resolved: {resolution.detail}"
-        return _Classified(group, "unclassified", why, provider, model, resolution)
-    return _Classified(group, rule.role, rule.note or rule.describe(), provider, model, resolution)
+        return Classification("unclassified", why, provider, model, resolution)
+    return Classification(rule.role, rule.note or rule.describe(), provider, model, resolution)
+
+
+def _classify(
+    feature: Feature, group: Group, policy: Policy, registry: PromptRegistry
+) -> _Classified:
+    return _Classified(group, classify_values(feature, group.values, policy, registry))
 
 
 def summarize(
@@ -126,13 +138,13 @@ def summarize(
     spans: dict[RoleName, RoleSpan] = {}
     for item in classified:
         group = item.group
-        counts[item.role] += group.count
-        by_provider[item.provider] += group.count
-        by_model[item.model] += group.count
+        counts[item.found.role] += group.count
+        by_provider[item.found.provider] += group.count
+        by_model[item.found.model] += group.count
         if feature == "generation":
             by_version[group.values.get("prompt_version") or NONE_KEY] += group.count
-        span = spans.get(item.role, RoleSpan())
-        spans[item.role] = RoleSpan(
+        span = spans.get(item.found.role, RoleSpan())
+        spans[item.found.role] = RoleSpan(
             first=earliest(span.first, group.first_seen), last=latest(span.last, group.last_seen)
         )
     notes = list(tally.notes)
@@ -175,11 +187,11 @@ def summarize(
             Breakdown(
                 values=item.group.values,
                 count=item.group.count,
-                role=item.role,
-                rule=item.rule,
+                role=item.found.role,
+                rule=item.found.rule,
                 first_seen=item.group.first_seen,
                 last_seen=item.group.last_seen,
-                resolution=item.resolution,
+                resolution=item.found.resolution,
             )
             for item in ordered
         ],
@@ -196,10 +208,10 @@ def _samples(ordered: list[_Classified]) -> list[Evidence]:
     samples = []
     for item in ordered:
         hit = item.group.sample
-        if hit is None or taken[item.role] >= SAMPLES_PER_ROLE:
+        if hit is None or taken[item.found.role] >= SAMPLES_PER_ROLE:
             continue
-        taken[item.role] += 1
-        samples.append(_evidence(hit, item.role, item.group.sample_time))
+        taken[item.found.role] += 1
+        samples.append(_evidence(hit, item.found.role, item.group.sample_time))
     return samples
 
 
@@ -230,7 +242,7 @@ def _evidence(hit: Mapping[str, Any], role: RoleName, time: datetime | None) -> 
 def _distinct_resolutions(ordered: list[_Classified]) -> list[Resolution]:
     seen: dict[tuple[str | None, ...], Resolution] = {}
     for item in ordered:
-        resolution = item.resolution
+        resolution = item.found.resolution
         if resolution is None:
             continue
         key = (

@@ -23,28 +23,31 @@ from failover_verify._queries import (
     feature_conditions,
     feature_search,
     kql,
+    timeline_search,
     usable_group_fields,
 )
 from failover_verify._records import CompletionRecord, ParseProblem, RegistryRecord, parse_hit
 from failover_verify._registry import PromptRegistry
 from failover_verify._report import FeatureReport, ParseSummary, Report
 from failover_verify._summary import Group, Tally, summarize
-from failover_verify._window import TimeWindow, parse_window
+from failover_verify._timeline import Timeline, TimelineBuilder, read_timeline_page
+from failover_verify._window import TimeWindow, parse_duration, parse_window
 
-__all__ = ["DEFAULT_TIME_FIELD", "Verifier", "verify", "verify_hits"]
+__all__ = ["DEFAULT_TIME_FIELD", "Verifier", "timeline", "timeline_hits", "verify", "verify_hits"]
 
 DEFAULT_TIME_FIELD: Final = "@timestamp"
 DEFAULT_THRESHOLD: Final = 0.95
 DEFAULT_MIN_COUNT: Final = 20
+DEFAULT_MIN_BUCKET_COUNT: Final = 5
 MAX_PARSE_EXAMPLES: Final = 10
 _OFFLINE_TIME_FIELDS: Final = {f.INGEST_TIME: "ingest_time", f.EVENT_TIME: "event_time"}
-_DISCOVER_COLUMNS: Final[dict[Feature, list[str]]] = {
+DISCOVER_COLUMNS: Final[dict[Feature, list[str]]] = {
     "completion": [f.MODEL_PROVIDER, f.MODEL_NAME, f.CORRELATION_ID],
     "generation": [f.PROMPT_ID, f.PROMPT_VERSION, f.MODEL_CLASS_PROVIDER, f.MODEL_IDENTIFIER],
 }
 
 
-def _check_features(features: Sequence[str]) -> tuple[Feature, ...]:
+def check_features(features: Sequence[str]) -> tuple[Feature, ...]:
     chosen: list[Feature] = []
     for name in features:
         if name not in FEATURES:
@@ -106,7 +109,7 @@ class Judge:
                 data_view=self.data_view,
                 kql=expression,
                 window=window,
-                columns=_DISCOVER_COLUMNS[feature],
+                columns=DISCOVER_COLUMNS[feature],
             ),
         )
 
@@ -156,10 +159,10 @@ class Verifier:
     def verify(
         self, window: TimeWindow, features: Sequence[str] = FEATURES, *, refresh_plan: bool = False
     ) -> Report:
-        chosen = _check_features(features)
+        chosen = check_features(features)
         requests_before = self.reader.requests
         plan = self.field_plan(refresh=refresh_plan or self._plan_is_empty())
-        blockers, notes = self._preflight(plan, chosen)
+        blockers, notes = self.preflight(plan, chosen)
         runnable = [feature for feature in chosen if not blockers[feature]]
         policy = self.judge.policy
         searches = {feature: feature_search(feature, plan, window, policy) for feature in chosen}
@@ -189,11 +192,63 @@ class Verifier:
             notes=list(window.notes),
         )
 
+    def timeline(
+        self,
+        window: TimeWindow,
+        *,
+        interval: str | timedelta = "1m",
+        features: Sequence[str] = FEATURES,
+        min_bucket_count: int = DEFAULT_MIN_BUCKET_COUNT,
+    ) -> Timeline:
+        """Counts per time bucket, role and provider, with the switch points detected."""
+        chosen = check_features(features)
+        builder = self._timeline_builder(window, interval, chosen, min_bucket_count)
+        requests_before = self.reader.requests
+        plan = self.field_plan(refresh=self._plan_is_empty())
+        blockers, _ = self.preflight(plan, chosen)
+        for feature in chosen:
+            if blockers[feature]:
+                builder.complete = False
+                builder.problems.extend(f"{feature}: {problem}" for problem in blockers[feature])
+                continue
+            after: dict[str, Any] | None = None
+            while True:
+                search = timeline_search(
+                    feature,
+                    plan,
+                    window,
+                    self.judge.policy,
+                    interval_seconds=builder.interval_seconds,
+                    after=after,
+                )
+                response = self.reader.search(self.index, search.to_dict())
+                after = read_timeline_page(builder, feature, response)
+                if after is None:
+                    break
+        return builder.build(requests=self.reader.requests - requests_before)
+
+    def _timeline_builder(
+        self,
+        window: TimeWindow,
+        interval: str | timedelta,
+        features: Sequence[Feature],
+        min_bucket_count: int,
+    ) -> TimelineBuilder:
+        return TimelineBuilder(
+            window=window,
+            interval=parse_duration(interval, what="interval"),
+            policy=self.judge.policy,
+            registry=self.judge.registry,
+            threshold=self.judge.threshold,
+            min_bucket_count=min_bucket_count,
+            features=features,
+        )
+
     def _plan_is_empty(self) -> bool:
         # A pattern that matched nothing may match by now (new daily index): ask again.
         return self._plan is not None and not self._plan.indices
 
-    def _preflight(
+    def preflight(
         self, plan: FieldPlan, features: Sequence[Feature]
     ) -> tuple[dict[Feature, list[str]], dict[Feature, list[str]]]:
         shared: list[str] = []
@@ -361,14 +416,9 @@ def verify_hits(
     Without ``since``, the window is the span of the records' times. Unreadable hits are
     counted in ``parse_problems``; they never stop the run.
     """
-    chosen = _check_features(features)
+    chosen = check_features(features)
     _check_thresholds(threshold, min_count)
-    attribute = _OFFLINE_TIME_FIELDS.get(time_field)
-    if attribute is None:
-        raise UsageError(
-            f"records read from a file can be windowed by {' or '.join(_OFFLINE_TIME_FIELDS)}, "
-            f"not {time_field}"
-        )
+    attribute = _offline_time_attribute(time_field)
     policy = policy or Policy.default()
     registry = registry or PromptRegistry.bundled()
     collected = _collect(hits, policy, attribute)
@@ -402,6 +452,16 @@ def verify_hits(
         ),
         notes=list(window.notes) + collected.notes(),
     )
+
+
+def _offline_time_attribute(time_field: str) -> str:
+    attribute = _OFFLINE_TIME_FIELDS.get(time_field)
+    if attribute is None:
+        raise UsageError(
+            f"records read from a file can be windowed by {' or '.join(_OFFLINE_TIME_FIELDS)}, "
+            f"not {time_field}"
+        )
+    return attribute
 
 
 class _Collected:
@@ -500,3 +560,72 @@ def _offline_window(
         end=end + timedelta(milliseconds=1),
         notes=("the window is the span of the records",),
     )
+
+
+def timeline(
+    client: elasticsearch.Elasticsearch,
+    *,
+    since: str | datetime,
+    until: str | datetime | None = None,
+    interval: str | timedelta = "1m",
+    index: str = DEFAULT_INDEX,
+    time_field: str = DEFAULT_TIME_FIELD,
+    features: Sequence[str] = FEATURES,
+    policy: Policy | None = None,
+    registry: PromptRegistry | None = None,
+    threshold: float = DEFAULT_THRESHOLD,
+    min_bucket_count: int = DEFAULT_MIN_BUCKET_COUNT,
+    now: datetime | None = None,
+) -> Timeline:
+    """Counts per ``interval`` bucket, by role and provider, for each feature in a window."""
+    verifier = Verifier(
+        client,
+        index=index,
+        time_field=time_field,
+        policy=policy,
+        registry=registry,
+        threshold=threshold,
+    )
+    window = parse_window(since, until, now=now)
+    return verifier.timeline(
+        window, interval=interval, features=features, min_bucket_count=min_bucket_count
+    )
+
+
+def timeline_hits(
+    hits: Iterable[Mapping[str, Any] | ParseProblem],
+    *,
+    since: str | datetime | None = None,
+    until: str | datetime | None = None,
+    interval: str | timedelta = "1m",
+    time_field: str = DEFAULT_TIME_FIELD,
+    features: Sequence[str] = FEATURES,
+    policy: Policy | None = None,
+    registry: PromptRegistry | None = None,
+    threshold: float = DEFAULT_THRESHOLD,
+    min_bucket_count: int = DEFAULT_MIN_BUCKET_COUNT,
+    now: datetime | None = None,
+) -> Timeline:
+    """The same timeline from records in hand (for example the bundled fixtures)."""
+    chosen = check_features(features)
+    _check_thresholds(threshold, DEFAULT_MIN_COUNT)
+    attribute = _offline_time_attribute(time_field)
+    policy = policy or Policy.default()
+    collected = _collect(hits, policy, attribute)
+    window = _offline_window(collected, since, until, now)
+    builder = TimelineBuilder(
+        window=window,
+        interval=parse_duration(interval, what="interval"),
+        policy=policy,
+        registry=registry or PromptRegistry.bundled(),
+        threshold=threshold,
+        min_bucket_count=min_bucket_count,
+        features=chosen,
+    )
+    for feature in chosen:
+        names = list(GROUP_FIELDS[feature])
+        for moment, _hit, record in collected.records[feature]:
+            if window.start <= moment < window.end:
+                values = {name: getattr(record, name) for name in names}
+                builder.add(feature, builder.bucket_of(moment), values, 1)
+    return builder.build()

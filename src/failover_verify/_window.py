@@ -11,7 +11,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 
 from failover_verify._exceptions import WindowError
 
-__all__ = ["TimeWindow", "parse_instant", "parse_window"]
+__all__ = ["TimeWindow", "parse_duration", "parse_instant", "parse_window"]
 
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _RELATIVE = re.compile(
@@ -105,6 +105,26 @@ def _parse_absolute(text: str, *, now: datetime, what: str) -> tuple[datetime, s
     if moment < _EARLIEST:
         raise WindowError(f"the {what} time {text!r} is before {_EARLIEST.year}; check the year")
     return moment, note
+
+
+_DURATION = re.compile(r"^\s*(?P<n>\d+)\s*(?P<u>[smhdw])\s*$", re.IGNORECASE)
+
+
+def parse_duration(value: str | timedelta, *, what: str) -> timedelta:
+    """Read a positive duration such as ``30s``, ``5m`` or ``2h``."""
+    if isinstance(value, timedelta):
+        duration = value
+    else:
+        match = _DURATION.match(value)
+        if match is None:
+            raise WindowError(
+                f"the {what} {value!r} is not a duration; "
+                "use a number and s, m, h, d or w (30s, 5m)"
+            )
+        duration = timedelta(**{_UNITS[match["u"].lower()]: int(match["n"])})
+    if duration <= timedelta(0):
+        raise WindowError(f"the {what} must be longer than zero")
+    return duration
 
 
 def parse_window(

@@ -1,0 +1,642 @@
+"""The ``failover-verify`` command: status, watch, export and link.
+
+A thin layer over the library: it reads options and environment variables, calls the
+library, prints, and maps the outcome to a documented exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import sys
+import time
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import IO, Final, Literal, NoReturn
+
+from failover_verify._client import ConnectionSettings, connect
+from failover_verify._exceptions import (
+    ConfigurationError,
+    ConnectionFailed,
+    ElasticsearchError,
+    FailoverVerifyError,
+    SourceError,
+    UsageError,
+)
+from failover_verify._export import export_hits
+from failover_verify._kibana import DEFAULT_KIBANA_URL, discover_url
+from failover_verify._policy import FEATURES, Feature, Policy
+from failover_verify._queries import DEFAULT_INDEX, feature_conditions, kql
+from failover_verify._registry import PromptRegistry
+from failover_verify._render import Style, render_progress, render_report, render_switches
+from failover_verify._report import Report
+from failover_verify._source import read_ndjson
+from failover_verify._verify import (
+    DEFAULT_MIN_COUNT,
+    DEFAULT_THRESHOLD,
+    DEFAULT_TIME_FIELD,
+    DISCOVER_COLUMNS,
+    Verifier,
+    verify_hits,
+)
+from failover_verify._window import parse_duration, parse_window
+
+__all__ = ["main"]
+
+EXIT_OK: Final = 0
+EXIT_MISMATCH: Final = 1
+EXIT_USAGE: Final = 2
+EXIT_CANNOT_TELL: Final = 3
+EXIT_UNAVAILABLE: Final = 4
+
+EXIT_CODES_HELP: Final = """\
+exit codes:
+  0  every requested feature has a definite verdict (primary, failover or mixed)
+     and, with --expect, it is the expected one
+  1  a definite verdict contradicts --expect
+  2  usage error (bad option, time window or duration)
+  3  cannot tell: no data, too few records, unclassified records, or partial results
+  4  cannot connect, authenticate, or read the configuration (policy, definitions,
+     CA certificates, records file)
+"""
+
+ENVIRONMENT_HELP: Final = """\
+environment:
+  ES_URL, ES_CLOUD_ID     where Elasticsearch is (or --es-url / --cloud-id)
+  ES_API_KEY              API key (or --api-key-file FILE)
+  ES_USERNAME, ES_PASSWORD  basic auth
+  ES_CA_CERTS             CA bundle for TLS (or --ca-certs FILE)
+  NO_COLOR                plain output even on a terminal
+Secrets are read only from the environment or files, never from options, so they do not
+show in process lists or shell history.
+"""
+
+Expect = Literal["primary", "failover"]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: {message} (see --help)")
+
+
+@dataclass
+class _Console:
+    """Writes to stdout/stderr with every known secret scrubbed."""
+
+    out: IO[str]
+    err: IO[str]
+    secrets: list[str] = field(default_factory=list)
+
+    def scrub(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, "***")
+        return text
+
+    def print(self, text: str = "") -> None:
+        self.out.write(self.scrub(text) + "\n")
+        self.out.flush()
+
+    def error(self, text: str) -> None:
+        self.err.write(self.scrub(text) + "\n")
+        self.err.flush()
+
+
+def _feature_choice(value: str) -> tuple[Feature, ...]:
+    if value == "all":
+        return FEATURES
+    if value in FEATURES:
+        return (value,)
+    raise argparse.ArgumentTypeError(f"choose completion, generation or all, not {value!r}")
+
+
+def _ratio(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number such as 0.95") from None
+    if not 0.5 < number <= 1:
+        raise argparse.ArgumentTypeError(f"must be above 0.5 and at most 1, not {value}")
+    return number
+
+
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return number
+
+
+def _non_negative_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
+    return number
+
+
+def _seconds(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds") from None
+    if number <= 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0 seconds, not {value}")
+    return number
+
+
+def _parser() -> _Parser:
+    formatter = argparse.RawDescriptionHelpFormatter
+    parser = _Parser(
+        prog="failover-verify",
+        description=(
+            "Check from Elasticsearch logs whether GitLab Code Suggestions traffic runs on the "
+            "primary or the failover LLM provider."
+        ),
+        epilog=EXIT_CODES_HELP + "\n" + ENVIRONMENT_HELP,
+        formatter_class=formatter,
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    commands.required = True
+
+    window = _Parser(add_help=False)
+    group = window.add_argument_group("time window")
+    group.add_argument("--since", help="start: 15m, 2h, now-30m, or an absolute time (default 15m)")
+    group.add_argument("--until", help="end, in the same forms (default now)")
+
+    query = _Parser(add_help=False)
+    group = query.add_argument_group("what to read")
+    group.add_argument(
+        "--feature",
+        type=_feature_choice,
+        default=FEATURES,
+        metavar="{completion,generation,all}",
+        help="which feature to check (default all)",
+    )
+    group.add_argument(
+        "--index", default=DEFAULT_INDEX, help=f"index pattern (default {DEFAULT_INDEX})"
+    )
+    group.add_argument(
+        "--time-field",
+        default=DEFAULT_TIME_FIELD,
+        help=f"time field (default {DEFAULT_TIME_FIELD})",
+    )
+    group.add_argument("--policy", type=Path, metavar="FILE", help="classification policy (TOML)")
+    group.add_argument(
+        "--definitions",
+        type=Path,
+        metavar="DIR",
+        help="an ai-assist checkout or its prompt definitions folder (default: bundled snapshot)",
+    )
+
+    judge = _Parser(add_help=False)
+    group = judge.add_argument_group("verdict")
+    group.add_argument(
+        "--expect", choices=["primary", "failover"], help="the verdict that means OK"
+    )
+    group.add_argument(
+        "--threshold",
+        type=_ratio,
+        default=DEFAULT_THRESHOLD,
+        help=f"share needed for a primary or failover verdict (default {DEFAULT_THRESHOLD})",
+    )
+    group.add_argument(
+        "--min-count",
+        type=_positive_int,
+        default=DEFAULT_MIN_COUNT,
+        help=f"fewer records than this is inconclusive (default {DEFAULT_MIN_COUNT})",
+    )
+
+    kibana = _Parser(add_help=False)
+    group = kibana.add_argument_group("kibana link")
+    group.add_argument(
+        "--kibana-url", default=DEFAULT_KIBANA_URL, help=f"(default {DEFAULT_KIBANA_URL})"
+    )
+    group.add_argument("--data-view", help="Kibana data view id (default: the index pattern)")
+
+    connection = _Parser(add_help=False)
+    group = connection.add_argument_group("connection (secrets come from the environment)")
+    group.add_argument("--es-url", help="Elasticsearch URL (env ES_URL)")
+    group.add_argument("--cloud-id", help="Elastic Cloud id (env ES_CLOUD_ID)")
+    group.add_argument("--api-key-file", type=Path, metavar="FILE", help="file holding the API key")
+    group.add_argument("--ca-certs", type=Path, metavar="FILE", help="CA bundle (env ES_CA_CERTS)")
+    group.add_argument("--insecure", action="store_true", help="do not verify TLS certificates")
+    group.add_argument(
+        "--request-timeout",
+        type=_seconds,
+        default=30.0,
+        metavar="SECONDS",
+        help="time allowed per request (default 30)",
+    )
+    group.add_argument(
+        "--retries",
+        type=_non_negative_int,
+        default=2,
+        help="retries of a failed request, with backoff (default 2)",
+    )
+
+    status = commands.add_parser(
+        "status",
+        parents=[window, query, judge, kibana, connection],
+        help="verify a window and print the verdicts",
+        description="Verify a time window and print the verdict for each feature.",
+        epilog=EXIT_CODES_HELP,
+        formatter_class=formatter,
+    )
+    status.add_argument(
+        "--source",
+        type=Path,
+        metavar="FILE.ndjson",
+        help="read exported records from a file instead of Elasticsearch "
+        "(without --since, the window is the span of the records)",
+    )
+    status.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    watch = commands.add_parser(
+        "watch",
+        parents=[query, judge, kibana, connection],
+        help="poll until traffic has moved as expected",
+        description=(
+            "Right after a flag flip: poll a sliding window until every feature shows the "
+            "expected verdict or the timeout passes, then say when the switch happened."
+        ),
+        epilog=EXIT_CODES_HELP,
+        formatter_class=formatter,
+    )
+    watch.add_argument("--window", default="5m", help="sliding window length (default 5m)")
+    watch.add_argument("--interval", default="30s", help="time between polls (default 30s)")
+    watch.add_argument(
+        "--timeout", dest="watch_timeout", default="15m", help="give up after (default 15m)"
+    )
+    watch.add_argument("--json", action="store_true", help="print the final report as JSON")
+
+    export = commands.add_parser(
+        "export",
+        parents=[window, query, connection],
+        help="stream matching raw records as NDJSON",
+        description="Stream the matching raw records as NDJSON, for evidence and status --source.",
+        formatter_class=formatter,
+    )
+    export.add_argument(
+        "--output", "-o", type=Path, metavar="FILE", help="write here (default stdout)"
+    )
+    export.add_argument(
+        "--include-code",
+        action="store_true",
+        help="keep prompt, prefix and suffix (users' code); left out by default",
+    )
+
+    commands.add_parser(
+        "link",
+        parents=[window, query, kibana],
+        help="print the Kibana Discover link for the same query",
+        description="Print the Kibana Discover URL that shows the records a check counts.",
+        formatter_class=formatter,
+    )
+    return parser
+
+
+def _secret_forms(value: str) -> list[str]:
+    # Clients send credentials base64-encoded, and servers sometimes echo headers back.
+    encoded = base64.b64encode(value.encode()).decode()
+    return [value, encoded]
+
+
+@dataclass
+class _Context:
+    args: argparse.Namespace
+    env: Mapping[str, str]
+    console: _Console
+    style: Style
+    now: Callable[[], datetime]
+    sleep: Callable[[float], None]
+
+    def settings(self) -> ConnectionSettings:
+        args, env = self.args, self.env
+        url = args.es_url or env.get("ES_URL") or None
+        cloud_id = args.cloud_id or env.get("ES_CLOUD_ID") or None
+        if url is None and cloud_id is None:
+            raise ConfigurationError(
+                "no Elasticsearch to ask: set ES_URL (or --es-url, --cloud-id), "
+                "or read exported records with status --source FILE"
+            )
+        api_key = env.get("ES_API_KEY") or None
+        if args.api_key_file is not None:
+            try:
+                api_key = args.api_key_file.read_text("utf-8").strip()
+            except (OSError, UnicodeDecodeError) as exc:
+                raise ConfigurationError(
+                    f"cannot read the API key file {args.api_key_file}: {exc}"
+                ) from exc
+            if not api_key:
+                raise ConfigurationError(f"the API key file {args.api_key_file} is empty")
+        username = env.get("ES_USERNAME") or None
+        password = env.get("ES_PASSWORD") or None
+        for secret in (api_key, password):
+            if secret:
+                self.console.secrets.extend(_secret_forms(secret))
+        if username and password:
+            self.console.secrets.extend(_secret_forms(f"{username}:{password}")[1:])
+        ca_certs = args.ca_certs or (Path(env["ES_CA_CERTS"]) if env.get("ES_CA_CERTS") else None)
+        return ConnectionSettings.build(
+            url=url,
+            cloud_id=cloud_id,
+            api_key=api_key,
+            username=username,
+            password=password,
+            ca_certs=ca_certs,
+            verify_certs=not args.insecure,
+            request_timeout=args.request_timeout,
+        )
+
+    def policy(self) -> Policy:
+        return Policy.from_file(self.args.policy) if self.args.policy else Policy.default()
+
+    def registry(self) -> PromptRegistry:
+        if self.args.definitions is None:
+            return PromptRegistry.bundled()
+        return PromptRegistry.from_directory(
+            self.args.definitions, fallback=PromptRegistry.bundled()
+        )
+
+    def verifier(self) -> Verifier:
+        args = self.args
+        return Verifier(
+            connect(self.settings()),
+            index=args.index,
+            time_field=args.time_field,
+            policy=self.policy(),
+            registry=self.registry(),
+            threshold=getattr(args, "threshold", DEFAULT_THRESHOLD),
+            min_count=getattr(args, "min_count", DEFAULT_MIN_COUNT),
+            kibana_url=getattr(args, "kibana_url", DEFAULT_KIBANA_URL),
+            data_view=getattr(args, "data_view", None),
+            retries=args.retries,
+        )
+
+
+def _outcome(report: Report, expect: Expect | None) -> int:
+    features = list(report.features.values())
+    if expect is not None and any(f.definite and f.verdict != expect for f in features):
+        return EXIT_MISMATCH
+    if not all(f.definite for f in features):
+        return EXIT_CANNOT_TELL
+    return EXIT_OK
+
+
+def _result_line(report: Report, expect: Expect | None, code: int, style: Style) -> str:
+    verdicts = ", ".join(f"{f.feature} {f.verdict}" for f in report.features.values())
+    wanted = f" (expected {expect})" if expect else ""
+    if code == EXIT_OK:
+        return style(f"OK: {verdicts}{wanted}", "green", "bold")
+    if code == EXIT_MISMATCH:
+        return style(f"NOT AS EXPECTED: {verdicts}{wanted}", "red", "bold")
+    return style(f"CANNOT TELL: {verdicts}{wanted}", "yellow", "bold")
+
+
+def _status(ctx: _Context) -> int:
+    args = ctx.args
+    expect: Expect | None = args.expect
+    if args.source is not None:
+        if not args.source.is_file():
+            raise SourceError(f"the records file {args.source} does not exist or is not a file")
+        report = verify_hits(
+            read_ndjson(args.source),
+            since=args.since,
+            until=args.until,
+            source=f"file {args.source}",
+            index=args.index,
+            time_field=args.time_field,
+            features=args.feature,
+            policy=ctx.policy(),
+            registry=ctx.registry(),
+            threshold=args.threshold,
+            min_count=args.min_count,
+            kibana_url=args.kibana_url,
+            data_view=args.data_view,
+            now=ctx.now(),
+        )
+    else:
+        window = parse_window(args.since or "15m", args.until, now=ctx.now())
+        report = ctx.verifier().verify(window, args.feature)
+    code = _outcome(report, expect)
+    if args.json:
+        ctx.console.print(json.dumps(report.to_json_dict(expect=expect), indent=2))
+    else:
+        ctx.console.print(render_report(report, ctx.style, expect=expect))
+        ctx.console.print()
+        ctx.console.print(_result_line(report, expect, code, ctx.style))
+    return code
+
+
+def _watch(ctx: _Context) -> int:
+    args = ctx.args
+    expect: Expect | None = args.expect
+    if expect is None:
+        raise UsageError("watch needs --expect primary or --expect failover: the state to wait for")
+    window_length = parse_duration(args.window, what="window")
+    interval = parse_duration(args.interval, what="interval")
+    timeout = parse_duration(args.watch_timeout, what="timeout")
+    verifier = ctx.verifier()
+    started = ctx.now()
+    deadline = started + timeout
+    progress = ctx.console.error if args.json else ctx.console.print
+    progress(
+        f"watching {', '.join(args.feature)} for {expect} in a {args.window} window every "
+        f"{args.interval}, for up to {args.watch_timeout}"
+    )
+    report: Report | None = None
+    failure: FailoverVerifyError | None = None
+    polls = 0
+    while True:
+        now = ctx.now()
+        polls += 1
+        try:
+            report = verifier.verify(
+                parse_window(now - window_length, now, now=now),
+                args.feature,
+                refresh_plan=failure is not None,
+            )
+            failure = None
+            progress(render_progress(report, ctx.style, now))
+        except ConnectionFailed as exc:
+            # A short outage should not end the watch; the verdict waits for a good poll.
+            failure = exc
+            report = None
+            progress(ctx.style(f"{now.astimezone(UTC):%H:%M:%SZ}  poll failed: {exc}", "yellow"))
+        if report is not None and report.meets(expect):
+            break
+        if ctx.now() + interval > deadline:
+            break
+        ctx.sleep(interval.total_seconds())
+    if report is None:
+        # The last poll failed: no verdict, only the reason.
+        raise failure or ConnectionFailed("no poll of Elasticsearch succeeded")
+    switched = _switch_times(ctx, verifier, started - window_length, expect, interval)
+    code = _outcome(report, expect)
+    if args.json:
+        data = report.to_json_dict(expect=expect)
+        data["watch"] = {
+            "polls": polls,
+            "started": started.isoformat(),
+            "ended": ctx.now().isoformat(),
+            "switched_at": {k: (v.isoformat() if v else None) for k, v in switched[0].items()},
+        }
+        ctx.console.print(json.dumps(data, indent=2))
+        return code
+    ctx.console.print()
+    ctx.console.print(render_report(report, ctx.style, expect=expect))
+    ctx.console.print()
+    for line in switched[1]:
+        ctx.console.print(line)
+    ctx.console.print(_result_line(report, expect, code, ctx.style))
+    return code
+
+
+def _switch_times(
+    ctx: _Context, verifier: Verifier, since: datetime, expect: Expect, interval: timedelta
+) -> tuple[dict[str, datetime | None], list[str]]:
+    """When each feature first reached ``expect``, from a fine timeline of the watched span."""
+    bucket = max(timedelta(seconds=10), min(interval, timedelta(minutes=1)))
+    now = ctx.now()
+    try:
+        timeline = verifier.timeline(
+            parse_window(since, now, now=now),
+            interval=bucket,
+            features=ctx.args.feature,
+            min_bucket_count=1,
+        )
+    except ElasticsearchError as exc:
+        return {}, [ctx.style(f"could not read when the switch happened: {exc}", "yellow")]
+    times = {feature: timeline.first_at(feature, expect) for feature in ctx.args.feature}
+    lines = [
+        f"{feature}: first {bucket.total_seconds():.0f}s bucket at or above "
+        f"{timeline.threshold:.0%} {expect}: "
+        + (moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ") if moment else "not reached")
+        for feature, moment in times.items()
+    ]
+    lines += render_switches(timeline)
+    return times, lines
+
+
+def _export(ctx: _Context) -> int:
+    args = ctx.args
+    window = parse_window(args.since or "15m", args.until, now=ctx.now())
+    verifier = ctx.verifier()
+    show_progress = ctx.console.err.isatty()
+    total = 0
+
+    def on_total(count: int) -> None:
+        nonlocal total
+        total = count
+
+    def write_all(handle: IO[str]) -> int:
+        written = 0
+        for hit in export_hits(
+            verifier, window, args.feature, include_code=args.include_code, on_total=on_total
+        ):
+            handle.write(json.dumps(hit, separators=(",", ":"), ensure_ascii=False) + "\n")
+            written += 1
+            if show_progress and written % 1000 == 0:
+                ctx.console.err.write(f"\rexported {written:,} of {total:,} records")
+        return written
+
+    if args.output is None:
+        written = write_all(ctx.console.out)
+        ctx.console.out.flush()
+    else:
+        try:
+            with args.output.open("w", encoding="utf-8") as handle:
+                written = write_all(handle)
+        except OSError as exc:
+            raise ConfigurationError(f"cannot write {args.output}: {exc.strerror or exc}") from exc
+    if show_progress:
+        ctx.console.err.write("\r")
+    ctx.console.error(f"exported {written:,} records from {args.index} ({window.describe()})")
+    return EXIT_OK
+
+
+def _link(ctx: _Context) -> int:
+    args = ctx.args
+    window = parse_window(args.since or "15m", args.until, now=ctx.now())
+    policy = ctx.policy()
+    for feature in args.feature:
+        url = discover_url(
+            kibana_url=args.kibana_url,
+            data_view=args.data_view or args.index,
+            kql=kql(feature_conditions(feature, policy)),
+            window=window,
+            columns=DISCOVER_COLUMNS[feature],
+        )
+        ctx.console.print(url if len(args.feature) == 1 else f"{feature}: {url}")
+    return EXIT_OK
+
+
+_COMMANDS: Final[dict[str, Callable[[_Context], int]]] = {
+    "status": _status,
+    "watch": _watch,
+    "export": _export,
+    "link": _link,
+}
+
+
+def _exit_code(exc: FailoverVerifyError) -> int:
+    if isinstance(exc, UsageError):
+        return EXIT_USAGE
+    return EXIT_UNAVAILABLE
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    stdout: IO[str] | None = None,
+    stderr: IO[str] | None = None,
+    now: Callable[[], datetime] | None = None,
+    sleep: Callable[[float], None] | None = None,
+) -> int:
+    """Run the CLI; returns the exit code."""
+    environment = os.environ if env is None else env
+    console = _Console(stdout or sys.stdout, stderr or sys.stderr)
+    debug = (argv is not None and "--debug" in argv) or (argv is None and "--debug" in sys.argv[1:])
+    try:
+        args = _parser().parse_args(argv)
+        colour = (
+            console.out.isatty()
+            and "NO_COLOR" not in environment
+            and environment.get("TERM") != "dumb"
+        )
+        ctx = _Context(
+            args=args,
+            env=environment,
+            console=console,
+            style=Style(colour=colour),
+            now=now or (lambda: datetime.now(UTC)),
+            sleep=sleep or time.sleep,
+        )
+        return _COMMANDS[args.command](ctx)
+    except FailoverVerifyError as exc:
+        if debug:
+            console.error("".join(traceback.format_exception(exc)))
+        console.error(f"failover-verify: error: {exc}")
+        return _exit_code(exc)
+    except KeyboardInterrupt:
+        console.error("failover-verify: interrupted")
+        return 130
+    except BrokenPipeError:
+        # The reader went away (for example `| head`); nothing more to say.
+        return EXIT_OK
+
+
+def run() -> None:  # pragma: no cover - console entry point
+    sys.exit(main())

@@ -1,0 +1,431 @@
+"""The command line: each command against the real node, output, and exit codes."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import prison
+import pytest
+from elasticsearch import Elasticsearch
+
+import gateway_logs as gl
+from esdata import Role, completions, generations, index_documents
+from failover_verify._cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURE = ROOT / "fixtures" / "incident-2026-01.ndjson"
+T0 = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)
+ERA = gl.ERAS["2026-01"]
+
+
+@pytest.fixture
+def es_url(es_node: Any) -> str:
+    return f"http://{es_node.host}:{es_node.port}"
+
+
+class _Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def cli(*argv: str, env: dict[str, str] | None = None, **kwargs: Any) -> tuple[int, str, str]:
+    """Run the CLI in-process; returns (exit code, stdout, stderr)."""
+    out, err = kwargs.pop("stdout", io.StringIO()), io.StringIO()
+    code = main(list(argv), env=env or {}, stdout=out, stderr=err, **kwargs)
+    return code, out.getvalue(), err.getvalue()
+
+
+def window_args(start: datetime, minutes: int) -> list[str]:
+    return [
+        "--since",
+        start.isoformat(),
+        "--until",
+        (start + timedelta(minutes=minutes)).isoformat(),
+    ]
+
+
+@pytest.fixture
+def failover_data(es_client: Elasticsearch, es_index: str) -> str:
+    index_documents(
+        es_client,
+        f"{es_index}-a",
+        completions(T0, 30, 60, "failover") + generations(T0, 30, 40, "failover"),
+    )
+    return f"{es_index}*"
+
+
+class TestStatusOffline:
+    def test_bundled_fixture(self) -> None:
+        """`status --source` on the bundled fixture shows both features mixed and exits 0."""
+        code, out, err = cli("status", "--source", str(FIXTURE))
+        assert (code, err) == (0, "")
+        assert "completion    MIXED" in out
+        assert "generation    MIXED" in out
+        assert "the window is the span of the records" in out
+        assert "\033[" not in out
+
+    def test_failover_phase_with_expectation(self) -> None:
+        """A window inside the failover phase meets --expect failover (0) and fails primary (1)."""
+        start = ERA.start + timedelta(minutes=gl.FLIP + gl.ROLLOUT)
+        args = ["status", "--source", str(FIXTURE), *window_args(start, 50)]
+        assert cli(*args, "--expect", "failover")[0] == 0
+        code, out, _ = cli(*args, "--expect", "primary")
+        assert code == 1
+        assert "NOT AS EXPECTED" in out
+
+    def test_json_schema(self) -> None:
+        """--json prints the documented top-level and per-feature keys."""
+        code, out, _ = cli("status", "--source", str(FIXTURE), "--json", "--expect", "failover")
+        data = json.loads(out)
+        assert code == 1
+        assert data["ok"] is False
+        assert data["expect"] == "failover"
+        assert set(data["window"]) >= {"from", "to"}
+        assert data["index"] == "pubsub-mlops-inf-gprod-*"
+        for name in ("completion", "generation"):
+            feature = data["features"][name]
+            for key in (
+                "verdict",
+                "total",
+                "primary",
+                "failover",
+                "unclassified",
+                "failover_share",
+                "by_provider",
+                "complete",
+                "kibana_url",
+            ):
+                assert key in feature, key
+
+    def test_ok_is_null_without_expect(self) -> None:
+        """Without --expect, `ok` is null."""
+        data = json.loads(cli("status", "--source", str(FIXTURE), "--json")[1])
+        assert data["ok"] is None
+
+    def test_colour_only_on_a_terminal(self) -> None:
+        """Verdicts are coloured on a terminal, and plain with NO_COLOR."""
+        _, coloured, _ = cli("status", "--source", str(FIXTURE), stdout=_Tty())
+        assert "\033[" in coloured
+        _, plain, _ = cli("status", "--source", str(FIXTURE), env={"NO_COLOR": "1"}, stdout=_Tty())
+        assert "\033[" not in plain
+
+
+class TestStatusLive:
+    def test_expectation_met_and_not(self, es_url: str, failover_data: str) -> None:
+        """Against the node: --expect failover exits 0, --expect primary exits 1."""
+        env = {"ES_URL": es_url}
+        base = ["status", "--index", failover_data, *window_args(T0, 30)]
+        code, out, _ = cli(*base, "--expect", "failover", env=env)
+        assert code == 0
+        assert "OK: completion failover, generation failover (expected failover)" in out
+        assert cli(*base, "--expect", "primary", env=env)[0] == 1
+
+    def test_cannot_tell(self, es_url: str, failover_data: str) -> None:
+        """No data, too few records and a pattern matching nothing all exit 3."""
+        env = {"ES_URL": es_url}
+        empty = cli(
+            "status", "--index", failover_data, *window_args(T0 + timedelta(hours=2), 10), env=env
+        )
+        assert empty[0] == 3
+        assert "NO DATA" in empty[1]
+        few = cli(
+            "status", "--index", failover_data, *window_args(T0, 30), "--min-count", "100", env=env
+        )
+        assert few[0] == 3
+        wrong = cli("status", "--index", "pubsub-mlops-inf-gprd-*", *window_args(T0, 30), env=env)
+        assert wrong[0] == 3
+        assert "matches no index" in wrong[1]
+
+    def test_one_feature(self, es_url: str, failover_data: str) -> None:
+        """--feature limits the check and the JSON to one feature."""
+        code, out, _ = cli(
+            "status",
+            "--index",
+            failover_data,
+            "--feature",
+            "generation",
+            "--json",
+            *window_args(T0, 30),
+            env={"ES_URL": es_url},
+        )
+        assert code == 0
+        assert list(json.loads(out)["features"]) == ["generation"]
+
+
+class TestErrors:
+    @pytest.mark.parametrize(
+        ("argv", "message"),
+        [
+            (
+                ["status", "--since", "yesterday-ish", "--source", str(FIXTURE)],
+                "cannot read the since time",
+            ),
+            (["status", "--threshold", "2"], "--threshold: must be above 0.5"),
+            (["status", "--min-count", "0"], "--min-count: must be at least 1"),
+            (["status", "--feature", "chat"], "choose completion, generation or all"),
+            (["watch", "--es-url", "http://127.0.0.1:9"], "watch needs --expect"),
+            (["frobnicate"], "invalid choice"),
+        ],
+    )
+    def test_usage_errors_exit_2(self, argv: list[str], message: str) -> None:
+        """Bad options and windows exit 2 with one line naming the problem."""
+        code, out, err = cli(*argv)
+        assert code == 2
+        assert out == ""
+        assert message in err
+        assert len(err.strip().splitlines()) == 1
+
+    @pytest.mark.parametrize(
+        ("argv", "message"),
+        [
+            (["status"], "no Elasticsearch to ask"),
+            (["status", "--es-url", "ftp://x"], "not an http(s) URL"),
+            (
+                ["status", "--es-url", "http://127.0.0.1:9", "--ca-certs", "/nonexistent/ca.pem"],
+                "does not exist",
+            ),
+            (
+                ["status", "--es-url", "http://127.0.0.1:9", "--api-key-file", "/nonexistent/key"],
+                "cannot read the API key file",
+            ),
+            (
+                ["status", "--source", str(FIXTURE), "--policy", "/nonexistent/policy.toml"],
+                "cannot read the policy file",
+            ),
+            (
+                ["status", "--source", str(FIXTURE), "--definitions", "/nonexistent/defs"],
+                "/nonexistent/defs",
+            ),
+            (["status", "--source", "/nonexistent/records.ndjson"], "does not exist"),
+            (
+                ["status", "--es-url", "http://127.0.0.1:9", "--retries", "0"],
+                "cannot reach Elasticsearch at http://127.0.0.1:9",
+            ),
+        ],
+    )
+    def test_configuration_and_connection_errors_exit_4(
+        self, argv: list[str], message: str
+    ) -> None:
+        """Unusable configuration or an unreachable server exits 4 with one clear line."""
+        code, out, err = cli(*argv)
+        assert code == 4
+        assert out == ""
+        assert message in err
+        assert "Traceback" not in err
+        assert len(err.strip().splitlines()) == 1
+
+    def test_debug_shows_traceback(self) -> None:
+        """--debug adds the traceback for the same error."""
+        code, _, err = cli("--debug", "status", "--es-url", "http://127.0.0.1:9", "--retries", "0")
+        assert code == 4
+        assert "Traceback" in err
+
+    def test_help_documents_exit_codes(self) -> None:
+        """--help lists the exit codes."""
+        result = subprocess.run(
+            [sys.executable, "-m", "failover_verify", "status", "--help"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        for line in (
+            "0  every requested feature",
+            "1  a definite verdict contradicts",
+            "3  cannot tell",
+            "4  cannot connect",
+        ):
+            assert line in result.stdout
+
+    def test_console_script_exit_code(self) -> None:
+        """The installed command returns the documented exit code to the shell."""
+        result = subprocess.run(
+            ["failover-verify", "status", "--source", str(FIXTURE), "--expect", "primary"],
+            capture_output=True,
+            text=True,
+            check=False,
+            env={**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"},
+        )
+        assert result.returncode == 1
+
+
+class TestWatch:
+    def test_sees_a_switch_while_polling(
+        self, es_url: str, es_client: Elasticsearch, es_index: str
+    ) -> None:
+        """watch keeps polling through primary traffic, sees the flip, and says when it happened."""
+        index = f"{es_index}-live"
+        clock = {"now": T0}
+        flip = T0 + timedelta(minutes=4)
+
+        def traffic(until: datetime) -> None:
+            # Records since the last call: primary before the flip, failover after it.
+            start = clock.get("written", T0 - timedelta(minutes=5))
+            documents: list[dict[str, Any]] = []
+            moment = start
+            while moment < until:
+                role: Role = "failover" if moment >= flip else "primary"
+                documents += completions(moment, 0.5, 10, role, seed=int(moment.timestamp()))
+                documents += generations(moment, 0.5, 6, role, seed=int(moment.timestamp()) + 1)
+                moment += timedelta(seconds=30)
+            index_documents(es_client, index, documents)
+            clock["written"] = until
+
+        def sleep(seconds: float) -> None:
+            clock["now"] += timedelta(seconds=seconds)
+            traffic(clock["now"])
+
+        traffic(T0)
+        code, out, err = cli(
+            "watch",
+            "--index",
+            f"{es_index}*",
+            "--expect",
+            "failover",
+            "--window",
+            "2m",
+            "--interval",
+            "30s",
+            "--timeout",
+            "15m",
+            env={"ES_URL": es_url},
+            now=lambda: clock["now"],
+            sleep=sleep,
+        )
+        assert code == 0, out + err
+        polls = [line for line in out.splitlines() if line[:2].isdigit()]
+        assert len(polls) >= 10
+        assert "completion primary" in polls[0]
+        assert "completion failover" in polls[-1]
+        # Ingest lags the event by seconds, so the first completion bucket may still hold
+        # a few primaries; generation records in these fixtures flip exactly on the minute.
+        assert "generation: first 30s bucket at or above 95% failover: 2026-03-02 14:04:00Z" in out
+        assert "generation: primary → failover at 2026-03-02 14:04:00Z" in out
+        assert any(
+            f"completion: primary → failover at 2026-03-02 14:04:{second}Z" in out
+            for second in ("00", "30")
+        )
+        assert "OK: completion failover, generation failover (expected failover)" in out
+
+    def test_times_out(self, es_url: str, failover_data: str) -> None:
+        """When the expectation never holds, watch stops at the timeout: 1 if contradicted."""
+        clock = {"now": T0 + timedelta(minutes=20)}
+
+        def sleep(seconds: float) -> None:
+            clock["now"] += timedelta(seconds=seconds)
+
+        code, out, _ = cli(
+            "watch",
+            "--index",
+            failover_data,
+            "--expect",
+            "primary",
+            "--window",
+            "5m",
+            "--interval",
+            "1m",
+            "--timeout",
+            "3m",
+            "--min-count",
+            "5",
+            env={"ES_URL": es_url},
+            now=lambda: clock["now"],
+            sleep=sleep,
+        )
+        assert code == 1
+        assert clock["now"] <= T0 + timedelta(minutes=23)
+        assert "NOT AS EXPECTED" in out
+
+
+class TestExport:
+    def test_more_than_one_page(
+        self, tmp_path: Path, es_url: str, es_client: Elasticsearch, es_index: str
+    ) -> None:
+        """export streams every record across pages, in order, without code; status reads it."""
+        index_documents(
+            es_client,
+            f"{es_index}-a",
+            completions(T0, 60, 2300, "failover") + generations(T0, 60, 900, "failover"),
+        )
+        target = tmp_path / "export.ndjson"
+        code, out, err = cli(
+            "export",
+            "--index",
+            f"{es_index}*",
+            # Ingest lags events by up to 4 s, so leave room at the end of the hour.
+            *window_args(T0, 61),
+            "-o",
+            str(target),
+            env={"ES_URL": es_url},
+        )
+        assert (code, out) == (0, "")
+        assert "exported 3,200 records" in err
+        lines = [json.loads(line) for line in target.read_text().splitlines()]
+        assert len(lines) == 3200
+        assert len({line["_id"] for line in lines}) == 3200
+        times = [line["_source"]["@timestamp"] for line in lines]
+        assert times == sorted(times)
+        assert "prefix" not in target.read_text()
+        assert "api_key" not in target.read_text()
+        code, out, _ = cli("status", "--source", str(target), "--json")
+        totals = {name: f["total"] for name, f in json.loads(out)["features"].items()}
+        assert totals == {"completion": 2300, "generation": 900}
+
+    def test_include_code(self, es_url: str, failover_data: str) -> None:
+        """--include-code keeps users' code; api_key is never exported."""
+        code, out, _ = cli(
+            "export",
+            "--index",
+            failover_data,
+            *window_args(T0, 30),
+            "--include-code",
+            "--feature",
+            "completion",
+            env={"ES_URL": es_url},
+        )
+        assert code == 0
+        first = json.loads(out.splitlines()[0])
+        assert "prefix" in first["_source"]["json"]["jsonPayload"]
+        assert "api_key" not in first["_source"]["json"]["jsonPayload"]
+
+
+class TestLink:
+    def test_decodes_to_the_same_query(self) -> None:
+        """link prints a Discover URL whose state decodes to the check's KQL and window."""
+        code, out, _ = cli(
+            "link",
+            "--feature",
+            "generation",
+            *window_args(T0, 30),
+            "--kibana-url",
+            "https://kibana.example",
+            "--data-view",
+            "abc-123",
+        )
+        assert code == 0
+        url = out.strip()
+        fragment = urlsplit(url).fragment[2:]
+        state = {
+            key: prison.loads(unquote(value))
+            for key, value in (p.split("=", 1) for p in fragment.split("&"))
+        }
+        assert url.startswith("https://kibana.example/app/discover#/")
+        assert state["_a"]["index"] == "abc-123"
+        assert state["_a"]["query"]["query"] == (
+            'json.jsonPayload.message: "Returning prompt from the registry" and '
+            "json.jsonPayload.prompt_id: "
+            '("code_suggestions/generations" or code_suggestions/generations/*)'
+        )
+        assert state["_g"]["time"] == {"from": "2026-03-02T14:00:00Z", "to": "2026-03-02T14:30:00Z"}
+
+    def test_both_features_labelled(self) -> None:
+        """With both features, each URL is labelled."""
+        _, out, _ = cli("link", "--since", "1h")
+        assert [line.split(":", 1)[0] for line in out.splitlines()] == ["completion", "generation"]
