@@ -31,6 +31,10 @@ class Fault:
     body: dict[str, Any] | None = None
     delay: float = 0.0
     reset: bool = False
+    truncate: int | None = None
+    """Send the real headers and this many body bytes, then reset the connection."""
+    echo_headers: bool = False
+    """With ``status``: put the request's headers in the error body, as some proxies do."""
     rewrite: Callable[[dict[str, Any]], dict[str, Any]] | None = None
 
 
@@ -77,15 +81,19 @@ class FaultProxy:
                     time.sleep(fault.delay)
                 if fault is not None and fault.reset:
                     proxy._record(self.command, self.path, body, 0, 0)
-                    # SO_LINGER 0 makes close() send a TCP reset instead of a clean FIN.
-                    self.connection.setsockopt(
-                        socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
-                    )
-                    self.close_connection = True
-                    self.connection.close()
+                    self._reset()
                     return
                 if fault is not None and fault.status is not None:
-                    payload = json.dumps(fault.body or {"error": "injected"}).encode()
+                    error_body: dict[str, Any] = dict(fault.body or {"error": "injected"})
+                    if fault.echo_headers:
+                        error_body["error"] = {
+                            "type": "security_exception",
+                            "reason": f"rejected request with headers {dict(self.headers)}",
+                            "root_cause": [
+                                {"type": "echo", "reason": f"headers: {dict(self.headers)}"}
+                            ],
+                        }
+                    payload = json.dumps(error_body).encode()
                     self._reply(
                         fault.status,
                         {"Content-Type": "application/json", "X-Elastic-Product": "Elasticsearch"},
@@ -109,8 +117,27 @@ class FaultProxy:
                 upstream.close()
                 if fault is not None and fault.rewrite is not None:
                     payload = json.dumps(fault.rewrite(json.loads(payload))).encode()
-                self._reply(status, reply_headers, payload)
+                if fault is not None and fault.truncate is not None:
+                    proxy._record(self.command, self.path, body, status, fault.truncate)
+                    self.send_response(status)
+                    for key, value in reply_headers.items():
+                        self.send_header(key, value)
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload[: fault.truncate])
+                    self.wfile.flush()
+                    self._reset()
+                    return
                 proxy._record(self.command, self.path, body, status, len(payload))
+                self._reply(status, reply_headers, payload)
+
+            def _reset(self) -> None:
+                # SO_LINGER 0 makes close() send a TCP reset instead of a clean FIN.
+                self.connection.setsockopt(
+                    socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+                )
+                self.close_connection = True
+                self.connection.close()
 
             def _reply(self, status: int, headers: dict[str, str], payload: bytes) -> None:
                 self.send_response(status)

@@ -429,3 +429,66 @@ class TestLink:
         """With both features, each URL is labelled."""
         _, out, _ = cli("link", "--since", "1h")
         assert [line.split(":", 1)[0] for line in out.splitlines()] == ["completion", "generation"]
+
+
+class TestDefinitions:
+    def _definitions(self, root: Path) -> Path:
+        base = (
+            root
+            / "ai_gateway"
+            / "prompts"
+            / "definitions"
+            / "code_suggestions"
+            / "generations"
+            / "base"
+        )
+        base.mkdir(parents=True)
+        (base / "1.0.0.yml").write_text(
+            "model:\n  name: claude-3-5-sonnet-20240620\n  params:\n    model_class_provider: anthropic\n"
+        )
+        return base
+
+    def test_checkout_used_for_resolution(self, tmp_path: Path) -> None:
+        """--definitions resolves versions from the given folder and says so."""
+        base = self._definitions(tmp_path / "checkout")
+        (base / "2.0.0.yml").write_text(
+            "model:\n  name: claude-x@1\n  params:\n    custom_llm_provider: vertex_ai\n"
+        )
+        fixture = ROOT / "fixtures" / "incident-2025-02.ndjson"
+        code, out, _ = cli(
+            "status",
+            "--source",
+            str(fixture),
+            "--definitions",
+            str(tmp_path / "checkout"),
+            "--json",
+        )
+        generation = json.loads(out)["features"]["generation"]
+        assert code == 0
+        assert set(generation["by_model"]) == {"claude-3-5-sonnet-20240620", "claude-x@1"}
+        assert generation["by_provider"]["vertex_ai"] == generation["failover"]
+        assert {r["source"] for r in generation["resolutions"]} == {"definitions"}
+
+    def test_symlink_out_of_root_is_refused(self, tmp_path: Path) -> None:
+        """A definition that links outside the folder is not read; those records are unclassified."""
+        base = self._definitions(tmp_path / "checkout")
+        outside = tmp_path / "outside.yml"
+        outside.write_text(
+            "model:\n  name: stolen\n  params:\n    custom_llm_provider: vertex_ai\n"
+        )
+        (base / "2.0.0.yml").symlink_to(outside)
+        fixture = ROOT / "fixtures" / "incident-2025-02.ndjson"
+        code, out, _ = cli(
+            "status",
+            "--source",
+            str(fixture),
+            "--definitions",
+            str(tmp_path / "checkout"),
+            "--json",
+        )
+        generation = json.loads(out)["features"]["generation"]
+        assert code == 3
+        assert generation["verdict"] == "inconclusive"
+        assert "stolen" not in out
+        statuses = {r["requested_version"]: r["status"] for r in generation["resolutions"]}
+        assert statuses["2.0.0"] == "unreadable"

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO, Final, Literal, NoReturn
+from typing import IO, Any, Final, Literal, NoReturn
 
 from failover_verify._client import ConnectionSettings, connect
 from failover_verify._exceptions import (
@@ -80,6 +80,11 @@ Expect = Literal["primary", "failover"]
 
 
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # No abbreviations: `--api-key x` must not silently become `--api-key-file x`.
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str) -> NoReturn:
         raise UsageError(f"{self.prog}: {message} (see --help)")
 

@@ -6,7 +6,9 @@ what to try; transient failures are retried a bounded number of times with backo
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import logging
 import random
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -18,6 +20,43 @@ from elastic_transport import ObjectApiResponse
 from failover_verify._exceptions import ConnectionFailed, ElasticsearchError, RequestRejected
 
 __all__ = ["Reader"]
+
+# The client's own loggers; at DEBUG level they log whole response bodies.
+_CLIENT_LOGGERS: Final = (
+    "elastic_transport.transport",
+    "elastic_transport.node",
+    "elastic_transport.node_pool",
+    "elasticsearch",
+)
+
+
+class _RedactingFilter(logging.Filter):
+    """Scrubs known credentials from the client's log records.
+
+    A server or proxy may echo request headers in an error body, which the client logs at
+    DEBUG level. One filter per logger holds every credential a reader has seen, since
+    logging configuration is process-wide too.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.secrets: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not self.secrets:
+            return True
+        message = record.getMessage()
+        scrubbed = message
+        for secret in sorted(self.secrets, key=len, reverse=True):
+            scrubbed = scrubbed.replace(secret, "***")
+        if scrubbed != message:
+            record.msg, record.args = scrubbed, None
+        return True
+
+
+_LOG_FILTER: Final = _RedactingFilter()
+for _name in _CLIENT_LOGGERS:
+    logging.getLogger(_name).addFilter(_LOG_FILTER)
 
 _T = TypeVar("_T")
 _TRANSIENT_STATUS: Final = frozenset({429, 502, 503, 504})
@@ -36,6 +75,8 @@ class Reader:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._client = client
+        self._secrets = _credentials_of(client)
+        _LOG_FILTER.secrets.update(self._secrets)
         self._retries = max(0, retries)
         self._backoff = backoff
         self._sleep = sleep
@@ -103,13 +144,21 @@ class Reader:
                 if exc.meta.status in _TRANSIENT_STATUS and attempt < self._retries:
                     self._pause(attempt)
                     continue
-                raise self._api_error(action, exc) from exc
+                error = self._api_error(action, exc)
             except elasticsearch.TransportError as exc:
                 if attempt < self._retries and not isinstance(exc, elasticsearch.SSLError):
                     self._pause(attempt)
                     continue
-                raise self._transport_error(action, exc) from exc
+                error = self._transport_error(action, exc)
+            # The cause is dropped on purpose: client errors carry response bodies, which a
+            # misbehaving server or proxy may fill with the request's credentials.
+            raise type(error)(self._scrub(str(error))) from None
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _scrub(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
 
     def _attempts(self) -> Iterator[int]:
         return iter(range(self._retries + 1))
@@ -160,6 +209,25 @@ class Reader:
                 f"after {self._retries + 1} attempts to {action}: {detail}"
             )
         return RequestRejected(f"Elasticsearch refused to {action} ({status}): {detail}")
+
+
+def _credentials_of(client: elasticsearch.Elasticsearch) -> list[str]:
+    """Every form in which the client's credentials could come back in an error."""
+    headers = getattr(client, "_headers", None) or {}
+    value = headers.get("authorization") or headers.get("Authorization")
+    if not isinstance(value, str) or " " not in value:
+        return []
+    token = value.split(" ", 1)[1]
+    forms = [value, token]
+    try:
+        decoded = base64.b64decode(token, validate=True).decode()
+    except (ValueError, UnicodeDecodeError):
+        return forms
+    forms.append(decoded)
+    if ":" in decoded:
+        forms.append(decoded.split(":", 1)[1])
+    # Longest first, so a shorter form never leaves part of a longer one behind.
+    return sorted({form for form in forms if len(form) >= 4}, key=len, reverse=True)
 
 
 def _reason(body: object) -> str:

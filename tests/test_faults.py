@@ -1,0 +1,256 @@
+"""Faults between the tool and Elasticsearch: outages, slowness, overload, resets, partial data.
+
+A loopback proxy sits between the CLI and the real test node and misbehaves on demand.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import json
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from elasticsearch import Elasticsearch
+from esdata import completions, generations, index_documents
+from faultproxy import Fault, FaultProxy
+
+from failover_verify import ConnectionFailed, ConnectionSettings, Verifier, connect, parse_window
+from failover_verify._cli import main
+
+T0 = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)
+WINDOW = ["--since", T0.isoformat(), "--until", (T0 + timedelta(minutes=30)).isoformat()]
+Rule = Callable[[str, str], Fault | None]
+
+
+@pytest.fixture
+def es_url(es_node: Any) -> str:
+    return f"http://{es_node.host}:{es_node.port}"
+
+
+@pytest.fixture
+def data(es_client: Elasticsearch, es_index: str) -> str:
+    index_documents(
+        es_client,
+        f"{es_index}-a",
+        completions(T0, 30, 60, "failover") + generations(T0, 30, 40, "failover"),
+    )
+    return f"{es_index}*"
+
+
+@pytest.fixture
+def proxy(es_url: str) -> Iterator[FaultProxy]:
+    started = FaultProxy(es_url).start()
+    yield started
+    started.stop()
+
+
+def cli(proxy: FaultProxy, *argv: str, **kwargs: Any) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    env = {"ES_URL": proxy.url, **kwargs.pop("env", {})}
+    code = main(list(argv), env=env, stdout=out, stderr=err, **kwargs)
+    return code, out.getvalue(), err.getvalue()
+
+
+def first_n(count: int, fault: Fault, path_part: str = "") -> Rule:
+    """A rule that applies ``fault`` to the first ``count`` matching requests."""
+    seen = itertools.count()
+
+    def rule(_method: str, path: str) -> Fault | None:
+        if path_part in path and next(seen) < count:
+            return fault
+        return None
+
+    return rule
+
+
+def assert_one_line_error(code: int, out: str, err: str, expected_code: int, text: str) -> None:
+    assert code == expected_code, out + err
+    assert out == ""
+    assert text in err
+    assert "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+class TestServerDown:
+    def test_down_at_start(self, proxy: FaultProxy, data: str) -> None:
+        """A server that is not there: bounded retries, exit 4, one line, no verdict."""
+        url = proxy.url
+        proxy.stop()
+        out, err = io.StringIO(), io.StringIO()
+        code = main(
+            ["status", "--index", data, *WINDOW], env={"ES_URL": url}, stdout=out, stderr=err
+        )
+        assert_one_line_error(code, out.getvalue(), err.getvalue(), 4, "cannot reach Elasticsearch")
+        assert "after 3 attempts" in err.getvalue()
+
+    @pytest.mark.parametrize("status", [429, 503])
+    def test_overloaded_then_recovers(self, proxy: FaultProxy, data: str, status: int) -> None:
+        """429 and 503 answers are retried with backoff; a verdict follows once the server answers."""
+        proxy.rule = first_n(2, Fault(status=status, body={"error": "busy"}))
+        code, out, _ = cli(proxy, "status", "--index", data, *WINDOW, "--expect", "failover")
+        assert code == 0
+        assert [e.status for e in proxy.exchanges[:3]] == [status, status, 200]
+
+    @pytest.mark.parametrize("status", [429, 503])
+    def test_overloaded_throughout(self, proxy: FaultProxy, data: str, status: int) -> None:
+        """A server that keeps refusing: exit 4 after the retries, naming the status."""
+        proxy.rule = lambda _m, _p: Fault(status=status, body={"error": "busy"})
+        code, out, err = cli(proxy, "status", "--index", data, *WINDOW, "--retries", "1")
+        assert_one_line_error(code, out, err, 4, f"({status}) after 2 attempts")
+        assert len(proxy.exchanges) == 2
+
+    def test_failure_on_the_search_gives_no_verdict(self, proxy: FaultProxy, data: str) -> None:
+        """Mappings read fine but the search fails: no verdict is built, exit 4."""
+        proxy.rule = lambda _m, path: Fault(status=503) if "_msearch" in path else None
+        code, out, err = cli(proxy, "status", "--index", data, *WINDOW, "--retries", "0", "--json")
+        assert_one_line_error(code, out, err, 4, "overloaded or unavailable (503)")
+
+    def test_slow_past_the_timeout(self, proxy: FaultProxy, data: str) -> None:
+        """Answers slower than --request-timeout: exit 4 saying it did not answer in time."""
+        proxy.rule = lambda _m, _p: Fault(delay=2.0)
+        code, out, err = cli(
+            proxy, "status", "--index", data, *WINDOW, "--request-timeout", "0.5", "--retries", "1"
+        )
+        assert_one_line_error(code, out, err, 4, "did not answer in time after 2 attempts")
+
+    def test_reset_before_answer(self, proxy: FaultProxy, data: str) -> None:
+        """A connection reset is retried; persistent resets exit 4."""
+        proxy.rule = first_n(1, Fault(reset=True))
+        assert cli(proxy, "status", "--index", data, *WINDOW)[0] == 0
+        proxy.rule = lambda _m, _p: Fault(reset=True)
+        code, out, err = cli(proxy, "status", "--index", data, *WINDOW, "--retries", "1")
+        assert_one_line_error(code, out, err, 4, "cannot reach Elasticsearch")
+
+    def test_reset_mid_response(self, proxy: FaultProxy, data: str) -> None:
+        """A response cut off half-way is never parsed into a verdict."""
+        proxy.rule = lambda _m, path: Fault(truncate=40) if "_msearch" in path else None
+        code, out, err = cli(proxy, "status", "--index", data, *WINDOW, "--retries", "1")
+        assert_one_line_error(code, out, err, 4, "Elasticsearch")
+
+
+class TestWatchThroughOutage:
+    def _clock(self) -> tuple[dict[str, datetime], Callable[[float], None]]:
+        clock = {"now": T0 + timedelta(minutes=10)}
+
+        def sleep(seconds: float) -> None:
+            clock["now"] += timedelta(seconds=seconds)
+
+        return clock, sleep
+
+    def test_short_outage(self, proxy: FaultProxy, data: str) -> None:
+        """watch reports failed polls during an outage and resumes when the server is back."""
+        clock, sleep = self._clock()
+        polls = itertools.count()
+
+        def outage(_method: str, path: str) -> Fault | None:
+            # The first two polls see the server; the next four do not (with retries off).
+            if "_msearch" in path:
+                number = next(polls)
+                if 0 < number < 5:
+                    return Fault(reset=True)
+            return None
+
+        proxy.rule = outage
+        code, out, _ = cli(
+            proxy,
+            "watch",
+            "--index",
+            data,
+            "--expect",
+            "primary",
+            "--window",
+            "10m",
+            "--interval",
+            "1m",
+            "--timeout",
+            "6m",
+            "--retries",
+            "0",
+            "--min-count",
+            "5",
+            now=lambda: clock["now"],
+            sleep=sleep,
+        )
+        assert "poll failed" in out
+        assert out.count("poll failed") == 4
+        assert code == 1  # the server came back and the traffic is failover, not primary
+
+    def test_outage_until_timeout(self, proxy: FaultProxy, data: str) -> None:
+        """A server that never comes back: watch ends at the timeout with exit 4."""
+        clock, sleep = self._clock()
+        proxy.rule = lambda _m, _p: Fault(reset=True)
+        code, out, err = cli(
+            proxy,
+            "watch",
+            "--index",
+            data,
+            "--expect",
+            "failover",
+            "--interval",
+            "1m",
+            "--timeout",
+            "3m",
+            "--retries",
+            "0",
+            now=lambda: clock["now"],
+            sleep=sleep,
+        )
+        assert code == 4
+        assert out.count("poll failed") >= 3
+        assert "Traceback" not in err
+
+
+class TestPartialResults:
+    def test_one_feature_refused(self, proxy: FaultProxy, data: str) -> None:
+        """Some evidence but one search refused: exit 3, and the good feature still shows."""
+
+        def fail_generation(body: dict[str, Any]) -> dict[str, Any]:
+            body["responses"][1] = {
+                "error": {"type": "search_phase_execution_exception", "reason": "boom"},
+                "status": 500,
+            }
+            return body
+
+        proxy.rule = lambda _m, path: Fault(rewrite=fail_generation) if "_msearch" in path else None
+        code, out, _ = cli(proxy, "status", "--index", data, *WINDOW, "--json")
+        report = json.loads(out)
+        assert code == 3
+        assert report["features"]["completion"]["verdict"] == "failover"
+        assert report["features"]["generation"]["verdict"] == "inconclusive"
+        assert "boom" in report["features"]["generation"]["reason"]
+
+    def test_failed_shards_named(self, proxy: FaultProxy, data: str) -> None:
+        """Failed shards reported by the server: inconclusive, exit 3, the index named."""
+
+        def shard_failure(body: dict[str, Any]) -> dict[str, Any]:
+            for item in body["responses"]:
+                item["_shards"].update(
+                    failed=1,
+                    total=item["_shards"]["total"] + 1,
+                    failures=[
+                        {
+                            "index": "pubsub-mlops-inf-gprod-2026.03.02",
+                            "reason": {"type": "x", "reason": "disk"},
+                        }
+                    ],
+                )
+            return body
+
+        proxy.rule = lambda _m, path: Fault(rewrite=shard_failure) if "_msearch" in path else None
+        code, out, _ = cli(proxy, "status", "--index", data, *WINDOW)
+        assert code == 3
+        assert "INCONCLUSIVE" in out
+        assert "pubsub-mlops-inf-gprod-2026.03.02" in out
+
+
+class TestLibraryErrors:
+    def test_verifier_raises_connection_failed(self, proxy: FaultProxy, data: str) -> None:
+        """The library raises its own ConnectionFailed, not the client's exception."""
+        proxy.rule = lambda _m, _p: Fault(status=503)
+        verifier = Verifier(connect(ConnectionSettings.build(url=proxy.url)), index=data, retries=0)
+        with pytest.raises(ConnectionFailed) as caught:
+            verifier.verify(parse_window(T0, T0 + timedelta(minutes=30)))
+        assert caught.value.__cause__ is None
