@@ -444,7 +444,8 @@ class TestDefinitions:
         )
         base.mkdir(parents=True)
         (base / "1.0.0.yml").write_text(
-            "model:\n  name: claude-3-5-sonnet-20240620\n  params:\n    model_class_provider: anthropic\n"
+            "model:\n  name: claude-3-5-sonnet-20240620\n"
+            "  params:\n    model_class_provider: anthropic\n"
         )
         return base
 
@@ -470,7 +471,7 @@ class TestDefinitions:
         assert {r["source"] for r in generation["resolutions"]} == {"definitions"}
 
     def test_symlink_out_of_root_is_refused(self, tmp_path: Path) -> None:
-        """A definition that links outside the folder is not read; those records are unclassified."""
+        """A definition linking outside the folder is not read; its records are unclassified."""
         base = self._definitions(tmp_path / "checkout")
         outside = tmp_path / "outside.yml"
         outside.write_text(

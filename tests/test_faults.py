@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 from elasticsearch import Elasticsearch
-from esdata import completions, generations, index_documents
-from faultproxy import Fault, FaultProxy
 
+from esdata import completions, generations, index_documents
 from failover_verify import ConnectionFailed, ConnectionSettings, Verifier, connect, parse_window
 from failover_verify._cli import main
+from faultproxy import Fault, FaultProxy
 
 T0 = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)
 WINDOW = ["--since", T0.isoformat(), "--until", (T0 + timedelta(minutes=30)).isoformat()]
@@ -88,9 +88,9 @@ class TestServerDown:
 
     @pytest.mark.parametrize("status", [429, 503])
     def test_overloaded_then_recovers(self, proxy: FaultProxy, data: str, status: int) -> None:
-        """429 and 503 answers are retried with backoff; a verdict follows once the server answers."""
+        """429 and 503 answers are retried with backoff; a verdict follows once answered."""
         proxy.rule = first_n(2, Fault(status=status, body={"error": "busy"}))
-        code, out, _ = cli(proxy, "status", "--index", data, *WINDOW, "--expect", "failover")
+        code, _, _ = cli(proxy, "status", "--index", data, *WINDOW, "--expect", "failover")
         assert code == 0
         assert [e.status for e in proxy.exchanges[:3]] == [status, status, 200]
 

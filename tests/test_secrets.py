@@ -11,15 +11,16 @@ from typing import Any
 
 import pytest
 from elasticsearch import Elasticsearch
-from esdata import completions, index_documents
-from faultproxy import Fault, FaultProxy
 
+from esdata import completions, index_documents
 from failover_verify import ConnectionSettings, RequestRejected, Verifier, connect, parse_window
 from failover_verify._cli import main
+from faultproxy import Fault, FaultProxy
 
 T0 = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)
-API_KEY = "UGxhbnRlZEtleUlkOnBsYW50ZWQtc2VjcmV0LWFwaS1rZXk="  # base64 of "PlantedKeyId:planted-secret-api-key"
-PASSWORD = "planted-secret-password-7731"
+# Planted credentials; the API key is base64 of "PlantedKeyId:planted-secret-api-key".
+API_KEY = "UGxhbnRlZEtleUlkOnBsYW50ZWQtc2VjcmV0LWFwaS1rZXk="
+PASSWORD = "planted-secret-password-7731"  # noqa: S105
 FORMS = [
     API_KEY,
     "planted-secret-api-key",
