@@ -41,7 +41,8 @@ from failover_verify._report import (
     Verdict,
 )
 from failover_verify._source import read_ndjson
-from failover_verify._verify import Verifier, verify, verify_hits
+from failover_verify._timeline import Switch, Timeline, TimelinePoint
+from failover_verify._verify import Verifier, timeline, timeline_hits, verify, verify_hits
 from failover_verify._window import TimeWindow, parse_window
 
 __all__ = [
@@ -71,7 +72,10 @@ __all__ = [
     "RoleSpan",
     "Rule",
     "SourceError",
+    "Switch",
     "TimeWindow",
+    "Timeline",
+    "TimelinePoint",
     "UsageError",
     "Verdict",
     "Verifier",
@@ -80,6 +84,8 @@ __all__ = [
     "parse_hit",
     "parse_window",
     "read_ndjson",
+    "timeline",
+    "timeline_hits",
     "verify",
     "verify_hits",
 ]

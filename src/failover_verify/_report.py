@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -11,6 +11,9 @@ from failover_verify._policy import Feature
 from failover_verify._records import ParseProblem
 from failover_verify._registry import Resolution
 from failover_verify._window import TimeWindow
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "Breakdown",
@@ -140,6 +143,29 @@ class Report(_Model):
         data["ok"] = None if expect is None else self.meets(expect)
         data["expect"] = expect
         return data
+
+    def to_pandas(self) -> pd.DataFrame:
+        """One row per feature: verdict, counts, shares, first and last seen per role.
+
+        Needs the ``notebook`` extra.
+        """
+        from failover_verify._notebook import report_frame  # noqa: PLC0415
+
+        return report_frame(self)
+
+    def breakdown_frame(self) -> pd.DataFrame:
+        """One row per breakdown entry, with the rule and what it resolved to.
+
+        Needs the ``notebook`` extra.
+        """
+        from failover_verify._notebook import report_breakdown_frame  # noqa: PLC0415
+
+        return report_breakdown_frame(self)
+
+    def _repr_html_(self) -> str:
+        from failover_verify._notebook import report_html  # noqa: PLC0415
+
+        return report_html(self)
 
 
 def decide(
