@@ -371,6 +371,7 @@ def verify(
     min_count: int = DEFAULT_MIN_COUNT,
     kibana_url: str = DEFAULT_KIBANA_URL,
     data_view: str | None = None,
+    retries: int = 2,
     now: datetime | None = None,
 ) -> Report:
     """Verify which provider served Code Suggestions in a window.
@@ -390,6 +391,7 @@ def verify(
         min_count=min_count,
         kibana_url=kibana_url,
         data_view=data_view,
+        retries=retries,
     )
     return verifier.verify(window, features)
 
@@ -575,6 +577,7 @@ def timeline(
     registry: PromptRegistry | None = None,
     threshold: float = DEFAULT_THRESHOLD,
     min_bucket_count: int = DEFAULT_MIN_BUCKET_COUNT,
+    retries: int = 2,
     now: datetime | None = None,
 ) -> Timeline:
     """Counts per ``interval`` bucket, by role and provider, for each feature in a window."""
@@ -585,6 +588,7 @@ def timeline(
         policy=policy,
         registry=registry,
         threshold=threshold,
+        retries=retries,
     )
     window = parse_window(since, until, now=now)
     return verifier.timeline(
