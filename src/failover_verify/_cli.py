@@ -129,24 +129,17 @@ def _ratio(value: str) -> float:
     return number
 
 
-def _positive_int(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return number
+def _whole_number(minimum: int) -> Callable[[str], int]:
+    def parse(value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+        if number < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, not {value}")
+        return number
 
-
-def _non_negative_int(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
-    if number < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
-    return number
+    return parse
 
 
 def _seconds(value: str) -> float:
@@ -217,7 +210,7 @@ def _parser() -> _Parser:
     )
     group.add_argument(
         "--min-count",
-        type=_positive_int,
+        type=_whole_number(1),
         default=DEFAULT_MIN_COUNT,
         help=f"fewer records than this is inconclusive (default {DEFAULT_MIN_COUNT})",
     )
@@ -245,7 +238,7 @@ def _parser() -> _Parser:
     )
     group.add_argument(
         "--retries",
-        type=_non_negative_int,
+        type=_whole_number(0),
         default=2,
         help="retries of a failed request, with backoff (default 2)",
     )
