@@ -94,12 +94,13 @@ class FaultProxy:
                             ],
                         }
                     payload = json.dumps(error_body).encode()
+                    # Record before replying, so a client that has its answer sees the count.
+                    proxy._record(self.command, self.path, body, fault.status, len(payload))
                     self._reply(
                         fault.status,
                         {"Content-Type": "application/json", "X-Elastic-Product": "Elasticsearch"},
                         payload,
                     )
-                    proxy._record(self.command, self.path, body, fault.status, len(payload))
                     return
                 upstream = http.client.HTTPConnection(
                     parts.hostname or "127.0.0.1", parts.port, timeout=120

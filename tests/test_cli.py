@@ -26,11 +26,6 @@ T0 = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)
 ERA = gl.ERAS["2026-01"]
 
 
-@pytest.fixture
-def es_url(es_node: Any) -> str:
-    return f"http://{es_node.host}:{es_node.port}"
-
-
 class _Tty(io.StringIO):
     def isatty(self) -> bool:
         return True

@@ -26,11 +26,6 @@ Rule = Callable[[str, str], Fault | None]
 
 
 @pytest.fixture
-def es_url(es_node: Any) -> str:
-    return f"http://{es_node.host}:{es_node.port}"
-
-
-@pytest.fixture
 def data(es_client: Elasticsearch, es_index: str) -> str:
     index_documents(
         es_client,

@@ -7,7 +7,6 @@ import io
 import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 from elasticsearch import Elasticsearch
@@ -27,11 +26,6 @@ FORMS = [
     PASSWORD,
     base64.b64encode(f"elastic:{PASSWORD}".encode()).decode(),
 ]
-
-
-@pytest.fixture
-def es_url(es_node: Any) -> str:
-    return f"http://{es_node.host}:{es_node.port}"
 
 
 @pytest.fixture

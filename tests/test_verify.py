@@ -25,11 +25,6 @@ from faultproxy import Fault, FaultProxy
 T0 = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)
 
 
-@pytest.fixture
-def es_url(es_node: Any) -> str:
-    return f"http://{es_node.host}:{es_node.port}"
-
-
 def _run(
     client: Elasticsearch, prefix: str, start: datetime, end: datetime, **kwargs: Any
 ) -> Report:
