@@ -71,7 +71,8 @@ def flatten_hit(hit: Mapping[str, Any], objects: set[str] | None = None) -> dict
     flat: dict[str, Any] = {}
     source = hit.get("_source")
     if source is not None:
-        if not isinstance(source, Mapping):
+        # isinstance against the Mapping ABC is slow; decoded JSON is nearly always a dict.
+        if type(source) is not dict and not isinstance(source, Mapping):
             raise FieldConflictError(f"_source is a {type(source).__name__}, not an object")
         _flatten_into(flat, source, "", objects)
     fields = hit.get("fields")
@@ -84,20 +85,31 @@ def flatten_hit(hit: Mapping[str, Any], objects: set[str] | None = None) -> dict
     return flat
 
 
+# Values that are never objects: checking their exact type first skips the much slower
+# isinstance(value, Mapping) for almost every value of a document.
+_LEAF_TYPES: Final = frozenset({str, int, float, bool, type(None), list})
+
+
 def _flatten_into(
     flat: dict[str, Any], node: Mapping[str, Any], prefix: str, objects: set[str] | None
 ) -> None:
+    # An explicit stack, not recursion: a deeply nested document must not hit the
+    # interpreter's recursion limit. The conflict check is inlined because it runs for every
+    # value of every hit.
     stack: list[tuple[Mapping[str, Any], str]] = [(node, prefix)]
     while stack:
         current, base = stack.pop()
         for key, value in current.items():
             path = f"{base}{key}"
-            if isinstance(value, Mapping):
+            kind = type(value)
+            if kind is dict or (kind not in _LEAF_TYPES and isinstance(value, Mapping)):
                 if objects is not None:
                     objects.add(path)
                 stack.append((value, f"{path}."))
-            else:
-                _put(flat, path, value)
+                continue
+            if path in flat and flat[path] != value:
+                raise FieldConflictError(f"{path} appears twice with different values")
+            flat[path] = value
 
 
 def _put(flat: dict[str, Any], path: str, value: Any) -> None:

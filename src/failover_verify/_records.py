@@ -131,6 +131,16 @@ _REGISTRY = {
 }
 _CONTEXT_START = len(f.PAYLOAD) + 1
 
+_Model = type[CompletionRecord] | type[RegistryRecord]
+# Per record message: the model, its field -> path map, and the reverse for one lookup per key.
+_KINDS: dict[str, tuple[_Model, Mapping[str, str], Mapping[str, str]]] = {
+    message: (model, paths, {path: name for name, path in paths.items()})
+    for message, model, paths in (
+        (f.COMPLETION_MESSAGE, CompletionRecord, _COMPLETION),
+        (f.REGISTRY_MESSAGE, RegistryRecord, _REGISTRY),
+    )
+}
+
 
 def parse_hit(hit: Mapping[str, Any]) -> Record | ParseProblem | None:
     """Read one Elasticsearch hit.
@@ -138,7 +148,9 @@ def parse_hit(hit: Mapping[str, Any]) -> Record | ParseProblem | None:
     Returns the record, a :class:`ParseProblem` saying why the hit is unreadable, or ``None``
     for a well-formed hit of some other gateway message (those are not ours to count).
     """
-    if not isinstance(hit, Mapping):  # callers pass decoded JSON, which can be anything
+    # Callers pass decoded JSON, which can be anything; the dict test first skips the slow
+    # isinstance against the Mapping ABC for the usual case.
+    if type(hit) is not dict and not isinstance(hit, Mapping):
         return ParseProblem(  # type: ignore[unreachable]
             index=None, id=None, reason=f"a hit must be an object, not {type(hit).__name__}"
         )
@@ -153,21 +165,22 @@ def parse_hit(hit: Mapping[str, Any]) -> Record | ParseProblem | None:
         return None
     if isinstance(kind, str):
         return ParseProblem(index=index, id=doc_id, reason=kind)
-    model, paths = kind
+    model, paths, names = kind
     if index is None or doc_id is None:
         return ParseProblem(index=index, id=doc_id, reason="the hit has no _index or _id")
+    misplaced = _object_in_place_of_value(flat, objects, paths, names)
+    if misplaced is not None:
+        return ParseProblem(index=index, id=doc_id, reason=f"{misplaced} is an object, not a value")
     values: dict[str, Any] = {"index": index, "id": doc_id, "message": flat[f.MESSAGE]}
-    for name, path in paths.items():
-        if path in flat:
-            values[name] = flat[path]
-        elif path in objects:
-            # An object where a value belongs must not pass for a missing value.
-            return ParseProblem(index=index, id=doc_id, reason=f"{path} is an object, not a value")
-    context = {
-        key[_CONTEXT_START:]: value
-        for key, value in flat.items()
-        if key.startswith(f.GITLAB_CONTEXT_PREFIX) and key != f.ENABLED_BY_NAMESPACES
-    }
+    context: dict[str, Any] = {}
+    # One pass over the hit's paths fills the record's fields and its GitLab context: a lookup
+    # per path costs far less than a scan of the hit per field.
+    for path, value in flat.items():
+        name = names.get(path)
+        if name is not None:
+            values[name] = value
+        elif path.startswith(f.GITLAB_CONTEXT_PREFIX) and path != f.ENABLED_BY_NAMESPACES:
+            context[path[_CONTEXT_START:]] = value
     if context:
         values["gitlab_context"] = context
     try:
@@ -178,18 +191,29 @@ def parse_hit(hit: Mapping[str, Any]) -> Record | ParseProblem | None:
 
 def _kind(
     flat: Mapping[str, Any], objects: set[str]
-) -> tuple[type[CompletionRecord] | type[RegistryRecord], Mapping[str, str]] | str | None:
-    """The record model and field map for a hit's message, a problem, or None if not ours."""
+) -> tuple[_Model, Mapping[str, str], Mapping[str, str]] | str | None:
+    """The record model and field maps for a hit's message, a problem, or None if not ours."""
     message = flat.get(f.MESSAGE)
     if f.MESSAGE in objects:
         return f"{f.MESSAGE} is an object, not text"
-    if message == f.COMPLETION_MESSAGE:
-        return CompletionRecord, _COMPLETION
-    if message == f.REGISTRY_MESSAGE:
-        return RegistryRecord, _REGISTRY
-    if message is None or isinstance(message, str):
+    if isinstance(message, str):
+        return _KINDS.get(message)
+    if message is None:
         return None
     return f"{f.MESSAGE} is a {type(message).__name__}, not text"
+
+
+def _object_in_place_of_value(
+    flat: Mapping[str, Any], objects: set[str], paths: Mapping[str, str], names: Mapping[str, str]
+) -> str | None:
+    """The first field path that holds an object: it must not pass for a missing value."""
+    # Most hits hold no object at any field path; the set test spares them the loop.
+    if not objects or objects.isdisjoint(names):
+        return None
+    for path in paths.values():
+        if path in objects and path not in flat:
+            return path
+    return None
 
 
 def _text_or_none(value: object) -> str | None:
