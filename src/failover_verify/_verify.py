@@ -340,11 +340,12 @@ def _group_from_bucket(bucket: Mapping[str, Any], names: list[str]) -> Group:
     key = bucket.get("key") or {}
     values = {name: (None if key.get(name) is None else str(key.get(name))) for name in names}
     hits = ((bucket.get("latest") or {}).get("hits") or {}).get("hits") or []
-    last_seen = _epoch_ms((bucket.get("last_seen") or {}).get("value"))
+    seen = bucket.get("seen") or {}
+    last_seen = _epoch_ms(seen.get("max"))
     return Group(
         values=values,
         count=int(bucket.get("doc_count", 0)),
-        first_seen=_epoch_ms((bucket.get("first_seen") or {}).get("value")),
+        first_seen=_epoch_ms(seen.get("min")),
         last_seen=last_seen,
         sample=hits[0] if hits else None,
         sample_time=last_seen,
