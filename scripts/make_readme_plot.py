@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Render the README's timeline picture from the bundled 2026-01 incident fixture.
 
-    scripts/make-readme-plot [--output docs/timeline.png]
+    python scripts/make_readme_plot.py [--output docs/timeline.png]
 
 The picture is the 1-minute timeline of ``fixtures/incident-2026-01.ndjson``, drawn by
 ``Timeline.plot()`` exactly as a notebook user sees it, on a transparent background so it
