@@ -419,13 +419,17 @@ def verify_hits(
     Without ``since``, the window is the span of the records' times. Unreadable hits are
     counted in ``parse_problems``; they never stop the run.
     """
-    chosen = check_features(features)
     _check_thresholds(threshold, min_count)
-    attribute = _offline_time_attribute(time_field)
-    policy = policy or Policy.default()
+    chosen, policy, collected, window = _read_offline(
+        hits,
+        features=features,
+        time_field=time_field,
+        policy=policy,
+        since=since,
+        until=until,
+        now=now,
+    )
     registry = registry or PromptRegistry.bundled()
-    collected = _collect(hits, policy, attribute)
-    window = _offline_window(collected, since, until, now)
     judge = Judge(
         policy=policy,
         registry=registry,
@@ -455,6 +459,24 @@ def verify_hits(
         ),
         notes=list(window.notes) + collected.notes(),
     )
+
+
+def _read_offline(
+    hits: Iterable[Mapping[str, Any] | ParseProblem],
+    *,
+    features: Sequence[str],
+    time_field: str,
+    policy: Policy | None,
+    since: str | datetime | None,
+    until: str | datetime | None,
+    now: datetime | None,
+) -> tuple[tuple[Feature, ...], Policy, _Collected, TimeWindow]:
+    """Parse and sort records in hand, and settle the window: what both offline paths share."""
+    chosen = check_features(features)
+    attribute = _offline_time_attribute(time_field)
+    policy = policy or Policy.default()
+    collected = _collect(hits, policy, attribute)
+    return chosen, policy, collected, _offline_window(collected, since, until, now)
 
 
 def _offline_time_attribute(time_field: str) -> str:
@@ -612,12 +634,16 @@ def timeline_hits(
     now: datetime | None = None,
 ) -> Timeline:
     """The same timeline from records in hand (for example the bundled fixtures)."""
-    chosen = check_features(features)
     _check_thresholds(threshold, DEFAULT_MIN_COUNT)
-    attribute = _offline_time_attribute(time_field)
-    policy = policy or Policy.default()
-    collected = _collect(hits, policy, attribute)
-    window = _offline_window(collected, since, until, now)
+    chosen, policy, collected, window = _read_offline(
+        hits,
+        features=features,
+        time_field=time_field,
+        policy=policy,
+        since=since,
+        until=until,
+        now=now,
+    )
     builder = TimelineBuilder(
         window=window,
         interval=parse_duration(interval, what="interval"),
