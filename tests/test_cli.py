@@ -444,22 +444,21 @@ class TestDefinitions:
         )
         return base
 
+    def _status(self, definitions: Path) -> tuple[int, str, dict[str, Any]]:
+        """`status --json` on the 2025-02 fixture (no record evidence) with these definitions."""
+        fixture = ROOT / "fixtures" / "incident-2025-02.ndjson"
+        code, out, _ = cli(
+            "status", "--source", str(fixture), "--definitions", str(definitions), "--json"
+        )
+        return code, out, json.loads(out)["features"]["generation"]
+
     def test_checkout_used_for_resolution(self, tmp_path: Path) -> None:
         """--definitions resolves versions from the given folder and says so."""
         base = self._definitions(tmp_path / "checkout")
         (base / "2.0.0.yml").write_text(
             "model:\n  name: claude-x@1\n  params:\n    custom_llm_provider: vertex_ai\n"
         )
-        fixture = ROOT / "fixtures" / "incident-2025-02.ndjson"
-        code, out, _ = cli(
-            "status",
-            "--source",
-            str(fixture),
-            "--definitions",
-            str(tmp_path / "checkout"),
-            "--json",
-        )
-        generation = json.loads(out)["features"]["generation"]
+        code, _, generation = self._status(tmp_path / "checkout")
         assert code == 0
         assert set(generation["by_model"]) == {"claude-3-5-sonnet-20240620", "claude-x@1"}
         assert generation["by_provider"]["vertex_ai"] == generation["failover"]
@@ -473,16 +472,7 @@ class TestDefinitions:
             "model:\n  name: stolen\n  params:\n    custom_llm_provider: vertex_ai\n"
         )
         (base / "2.0.0.yml").symlink_to(outside)
-        fixture = ROOT / "fixtures" / "incident-2025-02.ndjson"
-        code, out, _ = cli(
-            "status",
-            "--source",
-            str(fixture),
-            "--definitions",
-            str(tmp_path / "checkout"),
-            "--json",
-        )
-        generation = json.loads(out)["features"]["generation"]
+        code, out, generation = self._status(tmp_path / "checkout")
         assert code == 3
         assert generation["verdict"] == "inconclusive"
         assert "stolen" not in out
