@@ -17,7 +17,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict
 from failover_verify._es import item_error
 from failover_verify._exceptions import UsageError
 from failover_verify._policy import Feature, Policy
-from failover_verify._queries import GROUP_FIELDS
+from failover_verify._queries import GROUP_FIELDS, TIMELINE_PAGE_SIZE
 from failover_verify._registry import PromptRegistry
 from failover_verify._report import RoleName, share
 from failover_verify._summary import Classification, classify_values
@@ -247,6 +247,7 @@ def read_timeline_page(
         values = {name: (None if key.get(name) is None else str(key.get(name))) for name in names}
         builder.add(feature, start, values, int(bucket.get("doc_count", 0)))
     after = groups.get("after_key")
-    if not buckets or after is None:
+    # A short page is the last one: asking again would only return an empty page.
+    if len(buckets) < TIMELINE_PAGE_SIZE or after is None:
         return None
     return dict(after)
