@@ -10,6 +10,7 @@ import itertools
 import json
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -249,3 +250,121 @@ class TestLibraryErrors:
         with pytest.raises(ConnectionFailed) as caught:
             verifier.verify(parse_window(T0, T0 + timedelta(minutes=30)))
         assert caught.value.__cause__ is None
+
+
+def _partial_page(body: dict[str, Any]) -> dict[str, Any]:
+    shards = body["_shards"]
+    shards.update(
+        failed=1,
+        total=shards["total"] + 1,
+        failures=[{"index": "logs-lost", "reason": {"type": "x", "reason": "disk"}}],
+    )
+    return body
+
+
+def _timed_out(body: dict[str, Any]) -> dict[str, Any]:
+    body["timed_out"] = True
+    return body
+
+
+class TestPartialExport:
+    @pytest.fixture
+    def big(self, es_client: Elasticsearch, es_index: str) -> str:
+        # 1,500 records: two pages of 1,000.
+        index_documents(es_client, f"{es_index}-big", completions(T0, 20, 1500, "failover"))
+        return f"{es_index}*"
+
+    @pytest.mark.parametrize("rewrite", [_partial_page, _timed_out])
+    @pytest.mark.parametrize("page", [1, 2])
+    def test_partial_page_stops_the_export(
+        self,
+        proxy: FaultProxy,
+        big: str,
+        tmp_path: Path,
+        page: int,
+        rewrite: Callable[[dict[str, Any]], dict[str, Any]],
+    ) -> None:
+        """A partial page, first or later, ends export with exit 4 and no file at the target."""
+        searches = itertools.count(1)
+
+        def rule(_method: str, path: str) -> Fault | None:
+            if path.startswith("/_search") and next(searches) == page:
+                return Fault(rewrite=rewrite)
+            return None
+
+        proxy.rule = rule
+        target = tmp_path / "incident.ndjson"
+        code, out, err = cli(proxy, "export", "--index", big, *WINDOW, "-o", str(target))
+        assert code == 4
+        assert out == ""
+        assert "partial page" in err
+        assert not target.exists()
+        partial = tmp_path / "incident.ndjson.partial"
+        assert f"kept the {(page - 1) * 1000:,} records read before it in {partial}" in err
+        assert len(partial.read_text().splitlines()) == (page - 1) * 1000
+
+    def test_whole_pages_export_everything(
+        self, proxy: FaultProxy, big: str, tmp_path: Path
+    ) -> None:
+        """Through the same proxy without a fault, all 1,500 records land in the target."""
+        target = tmp_path / "incident.ndjson"
+        code, _, err = cli(proxy, "export", "--index", big, *WINDOW, "-o", str(target))
+        assert code == 0, err
+        assert len(target.read_text().splitlines()) == 1500
+        assert not (tmp_path / "incident.ndjson.partial").exists()
+
+
+class TestWatchSwitchTime:
+    def test_partial_timeline_gives_no_switch_time(self, proxy: FaultProxy, data: str) -> None:
+        """When the switch-time timeline is partial, watch says so instead of dating it."""
+        clock = {"now": T0 + timedelta(minutes=20)}
+
+        def rule(_method: str, path: str) -> Fault | None:
+            # The polls use _msearch; the switch-time timeline uses _search.
+            return Fault(rewrite=_partial_page) if "/_search" in path else None
+
+        proxy.rule = rule
+        code, out, _ = cli(
+            proxy,
+            "watch",
+            "--index",
+            data,
+            "--expect",
+            "failover",
+            "--window",
+            "10m",
+            "--min-count",
+            "5",
+            "--json",
+            now=lambda: clock["now"],
+            sleep=lambda _s: None,
+        )
+        report = json.loads(out)
+        assert code == 0
+        assert report["watch"]["switched_at"] == {"completion": None, "generation": None}
+        assert "partial" in report["watch"]["switch_problems"][0]
+
+    def test_whole_timeline_dates_the_switch(self, proxy: FaultProxy, data: str) -> None:
+        """Without a fault the same watch dates when each feature reached failover."""
+        clock = {"now": T0 + timedelta(minutes=20)}
+        code, out, _ = cli(
+            proxy,
+            "watch",
+            "--index",
+            data,
+            "--expect",
+            "failover",
+            "--window",
+            "10m",
+            "--min-count",
+            "5",
+            "--json",
+            now=lambda: clock["now"],
+            sleep=lambda _s: None,
+        )
+        report = json.loads(out)
+        assert code == 0
+        switched = report["watch"]["switched_at"]
+        # Generation records come every 45 s from T0; the first in the watched span is at 10:30.
+        assert switched["generation"] == (T0 + timedelta(minutes=10, seconds=30)).isoformat()
+        assert report["watch"]["switch_problems"] == []

@@ -488,25 +488,36 @@ def _watch(ctx: _Context) -> int:
             "polls": polls,
             "started": started.isoformat(),
             "ended": ctx.now().isoformat(),
-            "switched_at": {k: (v.isoformat() if v else None) for k, v in switched[0].items()},
+            "switched_at": {k: (v.isoformat() if v else None) for k, v in switched.times.items()},
+            "switch_problems": switched.problems,
         }
         ctx.console.print(json.dumps(data, indent=2))
         return code
     ctx.console.print()
     ctx.console.print(render_report(report, ctx.style, expect=expect))
     ctx.console.print()
-    for line in switched[1]:
+    for line in switched.lines:
         ctx.console.print(line)
     ctx.console.print(_result_line(report, expect, code, ctx.style))
     return code
 
 
+@dataclass(frozen=True)
+class _SwitchTimes:
+    """When each watched feature first reached the expected role, or why that is unknown."""
+
+    times: dict[str, datetime | None]
+    lines: list[str]
+    problems: list[str]
+
+
 def _switch_times(
     ctx: _Context, verifier: Verifier, since: datetime, expect: Expect, interval: timedelta
-) -> tuple[dict[str, datetime | None], list[str]]:
+) -> _SwitchTimes:
     """When each feature first reached ``expect``, from a fine timeline of the watched span."""
     bucket = max(timedelta(seconds=10), min(interval, timedelta(minutes=1)))
     now = ctx.now()
+    unknown: dict[str, datetime | None] = dict.fromkeys(ctx.args.feature)
     try:
         timeline = verifier.timeline(
             parse_window(since, now, now=now),
@@ -515,7 +526,12 @@ def _switch_times(
             min_bucket_count=1,
         )
     except ElasticsearchError as exc:
-        return {}, [ctx.style(f"could not read when the switch happened: {exc}", "yellow")]
+        problem = f"could not read when the switch happened: {exc}"
+        return _SwitchTimes(unknown, [ctx.style(problem, "yellow")], [problem])
+    if not timeline.complete:
+        # A partial timeline could date the switch late or early; no date beats a wrong one.
+        problems = [f"could not tell when the switch happened: {p}" for p in timeline.problems]
+        return _SwitchTimes(unknown, [ctx.style(line, "yellow") for line in problems], problems)
     times = {feature: timeline.first_at(feature, expect) for feature in ctx.args.feature}
     lines = [
         f"{feature}: first {bucket.total_seconds():.0f}s bucket at or above "
@@ -524,7 +540,7 @@ def _switch_times(
         for feature, moment in times.items()
     ]
     lines += render_switches(timeline)
-    return times, lines
+    return _SwitchTimes(dict(times), lines, [])
 
 
 def _export(ctx: _Context) -> int:
@@ -532,36 +548,55 @@ def _export(ctx: _Context) -> int:
     window = parse_window(args.since or "15m", args.until, now=ctx.now())
     verifier = ctx.verifier()
     show_progress = ctx.console.err.isatty()
-    total = 0
+    counts = {"total": 0, "written": 0}
 
     def on_total(count: int) -> None:
-        nonlocal total
-        total = count
+        counts["total"] = count
 
-    def write_all(handle: IO[str]) -> int:
-        written = 0
+    def write_all(handle: IO[str]) -> None:
         for hit in export_hits(
             verifier, window, args.feature, include_code=args.include_code, on_total=on_total
         ):
             handle.write(json.dumps(hit, separators=(",", ":"), ensure_ascii=False) + "\n")
-            written += 1
-            if show_progress and written % 1000 == 0:
-                ctx.console.err.write(f"\rexported {written:,} of {total:,} records")
-        return written
+            counts["written"] += 1
+            if show_progress and counts["written"] % 1000 == 0:
+                ctx.console.err.write(
+                    f"\rexported {counts['written']:,} of {counts['total']:,} records"
+                )
 
     if args.output is None:
-        written = write_all(ctx.console.out)
+        write_all(ctx.console.out)
         ctx.console.out.flush()
     else:
-        try:
-            with args.output.open("w", encoding="utf-8") as handle:
-                written = write_all(handle)
-        except OSError as exc:
-            raise ConfigurationError(f"cannot write {args.output}: {exc.strerror or exc}") from exc
+        _export_to_file(args.output, write_all, counts)
     if show_progress:
         ctx.console.err.write("\r")
-    ctx.console.error(f"exported {written:,} records from {args.index} ({window.describe()})")
+    ctx.console.error(
+        f"exported {counts['written']:,} records from {args.index} ({window.describe()})"
+    )
     return EXIT_OK
+
+
+def _export_to_file(
+    target: Path, write_all: Callable[[IO[str]], None], counts: Mapping[str, int]
+) -> None:
+    """Write through ``FILE.partial`` and rename only when the export is complete.
+
+    An export that stops half way (a partial page, a lost connection) must not sit at the
+    target looking like whole evidence; what was read is kept beside it, named as partial.
+    """
+    partial = target.with_name(target.name + ".partial")
+    try:
+        with partial.open("w", encoding="utf-8") as handle:
+            try:
+                write_all(handle)
+            except FailoverVerifyError as exc:
+                raise type(exc)(
+                    f"{exc}; kept the {counts['written']:,} records read before it in {partial}"
+                ) from exc
+        partial.replace(target)
+    except OSError as exc:
+        raise ConfigurationError(f"cannot write {target}: {exc.strerror or exc}") from exc
 
 
 def _link(ctx: _Context) -> int:
