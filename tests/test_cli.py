@@ -38,6 +38,14 @@ def cli(*argv: str, env: dict[str, str] | None = None, **kwargs: Any) -> tuple[i
     return code, out.getvalue(), err.getvalue()
 
 
+# Stands for the refused_url fixture in parametrized argv lists, which are built before it exists.
+REFUSED = "http://refused.invalid"
+
+
+def _with_url(argv: list[str], url: str) -> list[str]:
+    return [url if item == REFUSED else item for item in argv]
+
+
 def window_args(start: datetime, minutes: int) -> list[str]:
     return [
         "--since",
@@ -155,6 +163,70 @@ class TestStatusLive:
         assert list(json.loads(out)["features"]) == ["generation"]
 
 
+class TestStatusOptions:
+    def test_cannot_tell_is_3_even_with_expect(self, es_url: str, failover_data: str) -> None:
+        """An inconclusive feature with --expect exits 3, not 1, unless another contradicts."""
+        env = {"ES_URL": es_url}
+        base = ["status", "--index", failover_data, *window_args(T0, 30)]
+        # 60 completions and 40 generations: at --min-count 100 both are too few.
+        assert cli(*base, "--min-count", "100", "--expect", "failover", env=env)[0] == 3
+        assert cli(*base, "--min-count", "100", "--expect", "primary", env=env)[0] == 3
+        # At 50, completion (60) is failover and generation (40) cannot be told.
+        assert cli(*base, "--min-count", "50", "--expect", "failover", env=env)[0] == 3
+        code, out, _ = cli(*base, "--min-count", "50", "--expect", "primary", env=env)
+        assert code == 1
+        assert "NOT AS EXPECTED: completion failover, generation inconclusive" in out
+
+    @pytest.mark.parametrize(("threshold", "code"), [("0.85", 0), ("0.86", 1)])
+    def test_threshold_option(
+        self, es_url: str, es_client: Elasticsearch, es_index: str, threshold: str, code: int
+    ) -> None:
+        """--threshold decides: 85% failover meets failover at 0.85 and is mixed at 0.86."""
+        documents = completions(T0, 10, 85, "failover") + completions(T0, 10, 15, "primary", seed=4)
+        index_documents(es_client, f"{es_index}-a", documents)
+        result, out, _ = cli(
+            "status",
+            "--index",
+            f"{es_index}*",
+            "--feature",
+            "completion",
+            "--threshold",
+            threshold,
+            "--expect",
+            "failover",
+            "--json",
+            *window_args(T0, 11),
+            env={"ES_URL": es_url},
+        )
+        report = json.loads(out)
+        assert result == code
+        assert report["threshold"] == float(threshold)
+        assert report["features"]["completion"]["verdict"] == ("failover" if code == 0 else "mixed")
+
+    def test_time_field_option(self, es_url: str, es_client: Elasticsearch, es_index: str) -> None:
+        """--time-field moves the window onto that field: event times an hour early count there."""
+        documents = completions(T0, 10, 30, "failover")
+        for document in documents:
+            moment = datetime.fromisoformat(document["@timestamp"])
+            document["json"]["jsonPayload"]["timestamp"] = (moment - timedelta(hours=1)).isoformat()
+        index_documents(es_client, f"{es_index}-a", documents)
+        base = [
+            "status",
+            "--index",
+            f"{es_index}*",
+            "--feature",
+            "completion",
+            "--json",
+            *window_args(T0 - timedelta(hours=1), 11),
+        ]
+        env = {"ES_URL": es_url}
+        by_event = json.loads(cli(*base, "--time-field", "json.jsonPayload.timestamp", env=env)[1])
+        assert by_event["time_field"] == "json.jsonPayload.timestamp"
+        assert by_event["features"]["completion"]["total"] == 30
+        by_ingest = json.loads(cli(*base, env=env)[1])
+        assert by_ingest["features"]["completion"]["total"] == 0
+
+
 class TestErrors:
     @pytest.mark.parametrize(
         ("argv", "message"),
@@ -166,13 +238,13 @@ class TestErrors:
             (["status", "--threshold", "2"], "--threshold: must be above 0.5"),
             (["status", "--min-count", "0"], "--min-count: must be at least 1"),
             (["status", "--feature", "chat"], "choose completion, generation or all"),
-            (["watch", "--es-url", "http://127.0.0.1:9"], "watch needs --expect"),
+            (["watch", "--es-url", REFUSED], "watch needs --expect"),
             (["frobnicate"], "invalid choice"),
         ],
     )
-    def test_usage_errors_exit_2(self, argv: list[str], message: str) -> None:
+    def test_usage_errors_exit_2(self, argv: list[str], message: str, refused_url: str) -> None:
         """Bad options and windows exit 2 with one line naming the problem."""
-        code, out, err = cli(*argv)
+        code, out, err = cli(*_with_url(argv, refused_url))
         assert code == 2
         assert out == ""
         assert message in err
@@ -184,11 +256,11 @@ class TestErrors:
             (["status"], "no Elasticsearch to ask"),
             (["status", "--es-url", "ftp://x"], "not an http(s) URL"),
             (
-                ["status", "--es-url", "http://127.0.0.1:9", "--ca-certs", "/nonexistent/ca.pem"],
+                ["status", "--es-url", REFUSED, "--ca-certs", "/nonexistent/ca.pem"],
                 "does not exist",
             ),
             (
-                ["status", "--es-url", "http://127.0.0.1:9", "--api-key-file", "/nonexistent/key"],
+                ["status", "--es-url", REFUSED, "--api-key-file", "/nonexistent/key"],
                 "cannot read the API key file",
             ),
             (
@@ -201,25 +273,25 @@ class TestErrors:
             ),
             (["status", "--source", "/nonexistent/records.ndjson"], "does not exist"),
             (
-                ["status", "--es-url", "http://127.0.0.1:9", "--retries", "0"],
-                "cannot reach Elasticsearch at http://127.0.0.1:9",
+                ["status", "--es-url", REFUSED, "--retries", "0"],
+                "cannot reach Elasticsearch at " + REFUSED,
             ),
         ],
     )
     def test_configuration_and_connection_errors_exit_4(
-        self, argv: list[str], message: str
+        self, argv: list[str], message: str, refused_url: str
     ) -> None:
         """Unusable configuration or an unreachable server exits 4 with one clear line."""
-        code, out, err = cli(*argv)
+        code, out, err = cli(*_with_url(argv, refused_url))
         assert code == 4
         assert out == ""
-        assert message in err
+        assert message.replace(REFUSED, refused_url) in err
         assert "Traceback" not in err
         assert len(err.strip().splitlines()) == 1
 
-    def test_debug_shows_traceback(self) -> None:
+    def test_debug_shows_traceback(self, refused_url: str) -> None:
         """--debug adds the traceback for the same error."""
-        code, _, err = cli("--debug", "status", "--es-url", "http://127.0.0.1:9", "--retries", "0")
+        code, _, err = cli("--debug", "status", "--es-url", refused_url, "--retries", "0")
         assert code == 4
         assert "Traceback" in err
 

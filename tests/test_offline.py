@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+import random
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from elasticsearch import Elasticsearch, helpers
 
 import gateway_logs as gl
-from failover_verify import SourceError, UsageError, read_ndjson, verify, verify_hits
+from failover_verify import (
+    SourceError,
+    UsageError,
+    read_ndjson,
+    timeline_hits,
+    verify,
+    verify_hits,
+)
 from failover_verify._report import Report
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
@@ -97,6 +106,134 @@ class TestAgreesWithElasticsearch:
                 assert online.features[name].seen == offline.features[name].seen
 
 
+def _stamped(document: dict[str, Any], ingest: datetime, event: datetime) -> dict[str, Any]:
+    """The document with its ingest and event times set exactly."""
+    document["@timestamp"] = ingest.isoformat().replace("+00:00", "Z")
+    document["json"]["jsonPayload"]["timestamp"] = event.isoformat().replace("+00:00", "Z")
+    return document
+
+
+EDGE_START = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)
+EDGE_END = EDGE_START + timedelta(minutes=10)
+MS = timedelta(milliseconds=1)
+
+
+def _edge_documents() -> list[dict[str, Any]]:
+    """Records on and beside both ends of the window, and registry records of other prompts.
+
+    Inside [start, end): 3 failover completions (at start, mid, end - 1 ms), 2 failover
+    generations (base folder and requested id) and 1 primary generation. Outside: records at
+    start - 1 ms and at end exactly, and registry records for other prompt ids in the window.
+    """
+    rng = random.Random(11)
+    claude = ("anthropic", "claude-sonnet-4-20250514")
+    mid = EDGE_START + timedelta(minutes=5)
+    inside = [
+        gl.completion_doc(EDGE_START, *claude, rng),
+        gl.completion_doc(mid, *claude, rng),
+        gl.completion_doc(EDGE_END - MS, *claude, rng),
+        gl.registry_doc(EDGE_START, "code_suggestions/generations/base", "2.0.0", rng),
+        gl.registry_doc(mid, "code_suggestions/generations", "2.0.0", rng),
+        gl.registry_doc(EDGE_END - MS, "code_suggestions/generations", "^1.0.0", rng),
+    ]
+    outside = [
+        gl.completion_doc(EDGE_START - MS, "vertex-ai", "codestral-2501", rng),
+        gl.completion_doc(EDGE_END, "vertex-ai", "codestral-2501", rng),
+        gl.registry_doc(EDGE_END, "code_suggestions/generations", "^1.0.0", rng),
+        gl.registry_doc(EDGE_START - MS, "code_suggestions/generations", "^1.0.0", rng),
+        # Other prompts, inside the window: never generation records.
+        gl.registry_doc(mid, "chat/explain_code", "^1.0.0", rng),
+        gl.registry_doc(mid, "code_suggestions/completions", "^1.0.0", rng),
+        gl.registry_doc(mid, "code_suggestions/generations_agent", "2.0.0", rng),
+        gl.registry_doc(mid, "code_suggestions", "2.0.0", rng),
+    ]
+    # The event time sits an hour earlier than the ingest time, so windowing by the wrong field
+    # finds nothing at all.
+    return [
+        _stamped(document, moment, moment - timedelta(hours=1))
+        for document in inside + outside
+        for moment in [
+            datetime.fromisoformat(
+                document["json"]["jsonPayload"]["timestamp"].replace("Z", "")
+            ).replace(tzinfo=UTC)
+        ]
+    ]
+
+
+EDGE_EXPECTED = {
+    "completion": ("inconclusive", 3, 0, 3, 0),
+    "generation": ("inconclusive", 3, 1, 2, 0),
+}
+
+
+class TestWindowEdgesAndPromptIds:
+    def _hits(self) -> list[dict[str, Any]]:
+        return [
+            {"_index": "edges", "_id": str(number), "_source": document}
+            for number, document in enumerate(_edge_documents())
+        ]
+
+    def test_offline_counts_exactly_the_window(self) -> None:
+        """Offline: the start instant counts, the end instant does not, other prompts never."""
+        report = verify_hits(self._hits(), since=EDGE_START, until=EDGE_END, min_count=1)
+        assert _summary(report) == {
+            "completion": ("failover", 3, 0, 3, 0),
+            "generation": ("mixed", 3, 1, 2, 0),
+        }
+        assert report.features["completion"].seen["failover"].first == EDGE_START
+        assert report.features["completion"].seen["failover"].last == EDGE_END - MS
+
+    def test_online_counts_exactly_the_window(
+        self, es_client: Elasticsearch, es_index: str
+    ) -> None:
+        """Online: the same edges and prompt ids give the same exact counts as offline."""
+        helpers.bulk(
+            es_client,
+            ({"_index": f"{es_index}-a", "_source": doc} for doc in _edge_documents()),
+            refresh="wait_for",
+        )
+        online = verify(
+            es_client, since=EDGE_START, until=EDGE_END, index=f"{es_index}-*", min_count=1
+        )
+        offline = verify_hits(self._hits(), since=EDGE_START, until=EDGE_END, min_count=1)
+        assert _summary(online) == _summary(offline)
+        assert online.features["completion"].seen == offline.features["completion"].seen
+        assert online.features["generation"].seen == offline.features["generation"].seen
+
+    def test_timeline_counts_exactly_the_window(self) -> None:
+        """The offline timeline leaves out the end instant and other prompts too."""
+        timeline = timeline_hits(
+            self._hits(), since=EDGE_START, until=EDGE_END, interval="5m", min_bucket_count=1
+        )
+        assert [p.total for p in timeline.features["completion"]] == [1, 2]
+        assert [p.total for p in timeline.features["generation"]] == [1, 2]
+
+    def test_default_minimum_makes_three_records_inconclusive(self) -> None:
+        """With the default minimum of 20, three records are too few to tell."""
+        report = verify_hits(self._hits(), since=EDGE_START, until=EDGE_END)
+        assert _summary(report) == EDGE_EXPECTED
+
+    def test_event_time_window(self) -> None:
+        """Windowed by the event time (an hour earlier here), the same records count there."""
+        hour = timedelta(hours=1)
+        report = verify_hits(
+            self._hits(),
+            since=EDGE_START - hour,
+            until=EDGE_END - hour,
+            min_count=1,
+            time_field="json.jsonPayload.timestamp",
+        )
+        assert _summary(report)["completion"] == ("failover", 3, 0, 3, 0)
+        report = verify_hits(
+            self._hits(),
+            since=EDGE_START,
+            until=EDGE_END,
+            min_count=1,
+            time_field="json.jsonPayload.timestamp",
+        )
+        assert _summary(report)["completion"] == ("no_data", 0, 0, 0, 0)
+
+
 class TestBadRecords:
     def test_malformed_lines_and_hits_are_counted(self, tmp_path: Path) -> None:
         """Broken lines and unreadable hits are counted with their ids; the run completes."""
@@ -113,7 +250,17 @@ class TestBadRecords:
         assert problems.count == 3
         ids = {problem.id for problem in problems.examples}
         assert ids == {"line-201", "line-202", "wrong-type"}
-        assert all(feature.total > 0 for feature in report.features.values())
+        # Counted independently from the raw lines: the 200 good lines' messages and prompt ids.
+        sources = [json.loads(line)["_source"] for line in good]
+        messages = [source["json.jsonPayload.message"] for source in sources]
+        generations = sum(
+            message == "Returning prompt from the registry"
+            and source["json.jsonPayload.prompt_id"].startswith("code_suggestions/generations")
+            for message, source in zip(messages, sources, strict=True)
+        )
+        assert report.features["completion"].total == messages.count("code completion input:")
+        assert report.features["generation"].total == generations
+        assert (messages.count("code completion input:"), generations) == (94, 61)
 
     def test_bare_documents_are_accepted(self, tmp_path: Path) -> None:
         """Lines holding bare documents (no hit envelope) are read with line numbers as ids."""
@@ -123,7 +270,11 @@ class TestBadRecords:
             "".join(json.dumps(hit["_source"]) + "\n" for hit in hits if isinstance(hit, dict))
         )
         report = verify_hits(read_ndjson(path), min_count=1)
-        assert report.features["completion"].total > 0
+        payloads = [hit["_source"]["json"]["jsonPayload"] for hit in hits if isinstance(hit, dict)]
+        completions = sum(payload["message"] == "code completion input:" for payload in payloads)
+        assert report.features["completion"].total == completions
+        assert completions == 184
+        assert report.parse_problems.count == 0
         assert report.features["completion"].samples[0].id is not None
         assert report.features["completion"].samples[0].id.startswith("line-")
 

@@ -97,6 +97,35 @@ class TestCustomPolicy:
         assert sonnet is not None
         assert sonnet.role == "primary"
 
+    @pytest.mark.parametrize(
+        ("first", "second", "role"),
+        [("failover", "primary", "failover"), ("primary", "failover", "primary")],
+    )
+    def test_first_matching_rule_decides(self, first: str, second: str, role: str) -> None:
+        """When two rules match, the one listed first decides, whichever role it names."""
+        text = f"""
+schema = 1
+[completion]
+[[completion.rules]]
+role = "{first}"
+model_provider = ["anthropic"]
+[[completion.rules]]
+role = "{second}"
+model_provider = ["*"]
+[generation]
+prompt_ids = ["code_suggestions/generations"]
+[[generation.rules]]
+role = "primary"
+provider = ["anthropic"]
+"""
+        policy = Policy.from_toml(text, source="order")
+        rule = policy.classify("completion", {"model_provider": "anthropic"})
+        assert rule is not None
+        assert rule.role == role
+        other = policy.classify("completion", {"model_provider": "vertex-ai"})
+        assert other is not None
+        assert other.role == second
+
     def test_star_does_not_match_none(self) -> None:
         """'*' matches any present value but not a missing one; '<none>' matches missing."""
         policy = Policy.from_toml(

@@ -105,6 +105,15 @@ class TestPlantedSecrets:
         _assert_clean(str(caught.value), repr(caught.value), repr(settings), str(settings))
         _assert_clean(settings.model_dump_json(), repr(verifier.reader.target))
 
+    def test_command_line_scrubs_what_the_library_echoes(self, es_url: str) -> None:
+        """A secret the library repeats (here pasted into --index) is scrubbed by the CLI."""
+        env = {"ES_URL": es_url, "ES_API_KEY": API_KEY}
+        for extra in ([], ["--json"]):
+            code, out, err = _run(["status", "--index", f"{API_KEY}-*", *extra], env)
+            assert code in (3, 4), err
+            assert "***" in out + err
+            _assert_clean(out, err)
+
     def test_secrets_not_taken_from_options(self) -> None:
         """There is no option that takes a secret on the command line."""
         for option in ("--api-key", "--password"):

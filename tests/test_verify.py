@@ -19,7 +19,17 @@ from esdata import (
     index_documents,
     spread,
 )
-from failover_verify import ConnectionSettings, Report, connect, verify
+from failover_verify import (
+    ConnectionSettings,
+    Report,
+    UsageError,
+    Verifier,
+    connect,
+    timeline,
+    timeline_hits,
+    verify,
+    verify_hits,
+)
 from faultproxy import Fault, FaultProxy
 
 T0 = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)
@@ -381,3 +391,137 @@ class TestCost:
         assert large_report.features["completion"].total == 100_000
         assert small_requests == large_requests == 2
         assert large_bytes < small_bytes * 1.5
+
+
+class TestPinnedEdges:
+    def test_records_past_the_group_cap_are_unclassified(
+        self, es_client: Elasticsearch, es_index: str
+    ) -> None:
+        """Records in groups past the 500-group page are counted, as unclassified, with a note."""
+        rng = random.Random(3)
+        moments = list(spread(T0, 10, 700))
+        documents = [
+            gl.completion_doc(moment, "anthropic", f"claude-{number:04d}", rng)
+            for number, moment in enumerate(moments)
+        ]
+        index_documents(es_client, f"{es_index}-a", documents)
+        # Ingest lags the event by up to 4 s: the window leaves room for the last records.
+        report = _run(es_client, es_index, T0, T0 + timedelta(minutes=11), features=["completion"])
+        completion = report.features["completion"]
+        # Groups come sorted by key: the first 500 models are on the page, 200 are past it.
+        assert (completion.total, completion.failover, completion.unclassified) == (700, 500, 200)
+        assert len(completion.breakdown) == 500
+        assert "200 records were not broken down" in " ".join(completion.notes)
+        assert completion.verdict == "inconclusive"
+
+    @pytest.mark.parametrize(
+        ("threshold", "verdict"), [(0.85, "failover"), (0.86, "mixed"), (0.95, "mixed")]
+    )
+    def test_custom_threshold(
+        self, es_client: Elasticsearch, es_index: str, threshold: float, verdict: str
+    ) -> None:
+        """The threshold given decides: 85% failover is failover at 0.85, mixed at 0.86."""
+        documents = completions(T0, 10, 85, "failover") + completions(T0, 10, 15, "primary", seed=4)
+        index_documents(es_client, f"{es_index}-a", documents)
+        report = _run(
+            es_client,
+            es_index,
+            T0,
+            T0 + timedelta(minutes=11),
+            features=["completion"],
+            threshold=threshold,
+        )
+        assert report.features["completion"].verdict == verdict
+        assert report.threshold == threshold
+
+    def test_time_field_decides_the_range(self, es_client: Elasticsearch, es_index: str) -> None:
+        """The window applies to the chosen time field: event times an hour earlier count there."""
+        documents = []
+        for moment in spread(T0, 10, 30):
+            document = gl.completion_doc(moment, "anthropic", "claude", random.Random(1))
+            document["@timestamp"] = moment.isoformat()
+            document["json"]["jsonPayload"]["timestamp"] = (moment - timedelta(hours=1)).isoformat()
+            documents.append(document)
+        index_documents(es_client, f"{es_index}-a", documents)
+        hour = timedelta(hours=1)
+        by_event = _run(
+            es_client,
+            es_index,
+            T0 - hour,
+            T0 - hour + timedelta(minutes=10),
+            features=["completion"],
+            time_field="json.jsonPayload.timestamp",
+        )
+        assert by_event.features["completion"].total == 30
+        assert by_event.time_field == "json.jsonPayload.timestamp"
+        by_ingest = _run(
+            es_client,
+            es_index,
+            T0 - hour,
+            T0 - hour + timedelta(minutes=10),
+            features=["completion"],
+        )
+        assert by_ingest.features["completion"].total == 0
+
+    @pytest.mark.parametrize(
+        ("pattern", "hint"),
+        [
+            ("pubsub-mlops-inf-gprod-*", "pubsub-mlops-inf-gprd-*"),
+            ("pubsub-mlops-inf-gprd-*", "pubsub-mlops-inf-gprod-*"),
+        ],
+    )
+    def test_spelling_hint_names_the_other_pattern(
+        self, es_client: Elasticsearch, pattern: str, hint: str
+    ) -> None:
+        """A gprod/gprd pattern that matches nothing names the other spelling to try."""
+        report = verify(es_client, since="15m", index=pattern)
+        reason = report.features["completion"].reason
+        assert f"the index pattern {pattern!r} matches no index" in reason
+        assert hint in reason.split("matches no index", 1)[1]
+
+    def test_no_spelling_hint_for_other_patterns(self, es_client: Elasticsearch) -> None:
+        """A pattern without either spelling gets no spelling hint."""
+        report = verify(es_client, since="15m", index="nothing-here-*")
+        reason = report.features["completion"].reason
+        assert reason == "the index pattern 'nothing-here-*' matches no index"
+
+
+class TestLibraryValidation:
+    @pytest.mark.parametrize("threshold", [0.4, 0.5, 1.0001, 2.0])
+    def test_threshold_out_of_range_is_refused(
+        self, es_client: Elasticsearch, threshold: float
+    ) -> None:
+        """verify and Verifier refuse a threshold at or below 0.5 or above 1."""
+        with pytest.raises(UsageError, match="threshold"):
+            verify(es_client, since="15m", threshold=threshold)
+        with pytest.raises(UsageError, match="threshold"):
+            Verifier(es_client, threshold=threshold)
+
+    @pytest.mark.parametrize("threshold", [0.5001, 1.0])
+    def test_threshold_in_range_is_accepted(
+        self, es_client: Elasticsearch, threshold: float
+    ) -> None:
+        """Just above 0.5, and exactly 1, are accepted."""
+        assert Verifier(es_client, threshold=threshold).judge.threshold == threshold
+
+    @pytest.mark.parametrize("min_count", [0, -1])
+    def test_min_count_below_one_is_refused(self, es_client: Elasticsearch, min_count: int) -> None:
+        """A minimum count below 1 is refused by verify, Verifier and verify_hits."""
+        with pytest.raises(UsageError, match="minimum count"):
+            verify(es_client, since="15m", min_count=min_count)
+        with pytest.raises(UsageError, match="minimum count"):
+            Verifier(es_client, min_count=min_count)
+        with pytest.raises(UsageError, match="minimum count"):
+            verify_hits([], since="15m", min_count=min_count)
+
+    def test_offline_threshold_is_checked(self) -> None:
+        """verify_hits and timeline_hits refuse a threshold of 0.4."""
+        with pytest.raises(UsageError, match="threshold"):
+            verify_hits([], since="15m", threshold=0.4)
+        with pytest.raises(UsageError, match="threshold"):
+            timeline_hits([], since="15m", threshold=0.4)
+
+    def test_timeline_threshold_is_checked(self, es_client: Elasticsearch) -> None:
+        """timeline refuses a threshold of 0.4 before sending anything."""
+        with pytest.raises(UsageError, match="threshold"):
+            timeline(es_client, since="15m", threshold=0.4)
