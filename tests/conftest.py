@@ -9,6 +9,7 @@ cannot start fails the tests that need it, with the reason: it never skips them.
 from __future__ import annotations
 
 import os
+import socket
 import uuid
 from collections.abc import Iterator
 from importlib.metadata import version
@@ -19,7 +20,8 @@ import pytest
 from pytest_elasticsearch import factories
 
 import esnode
-from failover_verify import ConnectionSettings, connect
+from examples import PROFILE
+from failover_verify import ConnectionSettings, _es, connect
 
 if TYPE_CHECKING:
     from pytest_elasticsearch.executor import NoopElasticsearch
@@ -66,7 +68,7 @@ def pytest_report_header(config: pytest.Config) -> str:
     line = _server_line(config)
     return (
         f"elasticsearch: server {line.version} (line {line.name}, started when a test needs "
-        f"it), client elasticsearch-py {CLIENT_VERSION}"
+        f"it), client elasticsearch-py {CLIENT_VERSION}; hypothesis profile {PROFILE}"
     )
 
 
@@ -149,6 +151,30 @@ def es_index(es_client: elasticsearch.Elasticsearch) -> Iterator[str]:
     names = list(es_client.indices.get(index=f"{prefix}*", expand_wildcards="all"))
     if names:
         es_client.indices.delete(index=",".join(names))
+
+
+@pytest.fixture(autouse=True)
+def _forget_secrets() -> Iterator[None]:
+    """Each test starts with no credentials known to the log filter.
+
+    The filter is process-wide; without this, a secret registered by an earlier test would
+    scrub a later test's logs and hide a leak there.
+    """
+    _es.forget_secrets()
+    yield
+    _es.forget_secrets()
+
+
+@pytest.fixture
+def refused_url() -> Iterator[str]:
+    """An http URL on loopback where connections are refused, for as long as the test runs.
+
+    The port is bound but never listened on, so no other process can take it meanwhile and
+    every connection gets a reset at once.
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
 
 
 @pytest.fixture(scope="session")

@@ -2,6 +2,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+from elasticsearch import Elasticsearch
+
+from failover_verify import Verifier
 from failover_verify._mapping import plan_fields
 
 FIELD = "json.jsonPayload.model_provider"
@@ -100,3 +104,74 @@ class TestPlanFields:
             {"indices": [], "fields": {}}, index="p-*", time_field="@timestamp", names=[FIELD]
         )
         assert plan.indices == ()
+
+
+def _create(client: Elasticsearch, name: str, kind: dict[str, Any] | None) -> None:
+    properties: dict[str, Any] = {"@timestamp": {"type": "date"}}
+    if kind is not None:
+        properties["json"] = {
+            "properties": {"jsonPayload": {"properties": {"model_provider": kind}}}
+        }
+    client.indices.create(
+        index=name,
+        settings={"number_of_shards": 1, "number_of_replicas": 0},
+        mappings={"dynamic": False, "properties": properties},
+    )
+
+
+TEXT_WITH_KEYWORD = {"type": "text", "fields": {"keyword": {"type": "keyword"}}}
+
+
+class TestPlanFromTheNode:
+    """The same cases as above, with the field-capabilities answer of a real node."""
+
+    @pytest.mark.parametrize(
+        ("first", "second", "exact"),
+        [
+            ({"type": "keyword"}, {"type": "keyword"}, FIELD),
+            (TEXT_WITH_KEYWORD, TEXT_WITH_KEYWORD, f"{FIELD}.keyword"),
+            # keyword here, text + .keyword there: no one field is exact in both
+            ({"type": "keyword"}, TEXT_WITH_KEYWORD, None),
+            # a .keyword sub-field that one index lacks would miss that index
+            (TEXT_WITH_KEYWORD, {"type": "text"}, None),
+            ({"type": "text"}, {"type": "text"}, None),
+            # absent from one index: still exact where it exists
+            ({"type": "keyword"}, None, FIELD),
+            # both aggregatable: the plan takes it; a search that cannot mix them fails its
+            # shards, which makes the verdict inconclusive (test_verify)
+            ({"type": "keyword"}, {"type": "long"}, FIELD),
+        ],
+        ids=[
+            "keyword",
+            "text+keyword",
+            "keyword-vs-text",
+            "subfield-missing",
+            "text-only",
+            "absent-in-one",
+            "keyword-vs-long",
+        ],
+    )
+    def test_mixed_indices(
+        self,
+        es_client: Elasticsearch,
+        es_index: str,
+        first: dict[str, Any],
+        second: dict[str, Any] | None,
+        exact: str | None,
+    ) -> None:
+        """Two indices behind one pattern: the exact field only when it is exact in both."""
+        _create(es_client, f"{es_index}-1", first)
+        _create(es_client, f"{es_index}-2", second)
+        plan = Verifier(es_client, index=f"{es_index}-*").field_plan()
+        choice = plan.choice(FIELD)
+        assert plan.indices == (f"{es_index}-1", f"{es_index}-2")
+        assert choice.mapped
+        assert choice.exact_field == exact
+        assert (choice.problem is None) == (exact is not None)
+
+    def test_unmapped_everywhere(self, es_client: Elasticsearch, es_index: str) -> None:
+        """A field neither index maps is unmapped, not a problem."""
+        _create(es_client, f"{es_index}-1", None)
+        _create(es_client, f"{es_index}-2", None)
+        choice = Verifier(es_client, index=f"{es_index}-*").field_plan().choice(FIELD)
+        assert (choice.mapped, choice.exact_field, choice.problem) == (False, None, None)

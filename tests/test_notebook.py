@@ -90,6 +90,26 @@ def _row(frame: pd.DataFrame, column: str, value: object) -> dict[Any, Any]:
     return rows[0]
 
 
+def _raw_completions(hits: Iterable[dict[str, Any]]) -> tuple[int, int, datetime]:
+    """Completion records, failover ones and the first failover time, read from raw sources.
+
+    Independent of the package: the fixture's dotted keys are read directly.
+    """
+    total = failover = 0
+    first: datetime | None = None
+    for hit in hits:
+        source = hit["_source"]
+        if source.get("json.jsonPayload.message") != "code completion input:":
+            continue
+        total += 1
+        if source.get("json.jsonPayload.model_provider") == "anthropic":
+            failover += 1
+            moment = datetime.fromisoformat(source["@timestamp"])
+            first = moment if first is None else min(first, moment)
+    assert first is not None
+    return total, failover, first
+
+
 def _read_notebook() -> Any:
     return nbformat.read(NOTEBOOK, as_version=4)  # type: ignore[no-untyped-call]
 
@@ -194,8 +214,10 @@ class TestTimelineFrame:
         assert len(frame) == 2 * 155
         assert frame["start"].iloc[0] == pd.Timestamp("2026-01-21T08:55:00Z")
 
-    def test_values(self, incident_timeline: fv.Timeline) -> None:
-        """Counts match the timeline; empty buckets have NaN shares and zero provider counts."""
+    def test_values(
+        self, incident_timeline: fv.Timeline, incident_hits: list[dict[str, Any]]
+    ) -> None:
+        """Counts match the records; empty buckets have NaN shares and zero provider counts."""
         frame = incident_timeline.to_pandas()
         completion = frame[frame["feature"] == "completion"]
         empty = _row(completion, "start", pd.Timestamp("2026-01-21T08:58:00Z"))
@@ -208,9 +230,9 @@ class TestTimelineFrame:
         assert switched["provider:anthropic"] == 7
         providers = [name for name in frame.columns if name.startswith("provider:")]
         assert (frame[providers].sum(axis=1) == frame["total"]).all()
-        assert frame["total"].sum() == sum(
-            point.total for points in incident_timeline.features.values() for point in points
-        )
+        total, failover, _ = _raw_completions(incident_hits)
+        assert completion["total"].sum() == total == 900
+        assert completion["failover"].sum() == failover
 
 
 class TestReportFrame:
@@ -245,17 +267,11 @@ class TestReportFrame:
             assert str(frame[name].dtype) == "datetime64[ns, UTC]"
         assert str(frame["complete"].dtype) == "bool"
 
-    def test_values(self, whole_report: fv.Report) -> None:
-        """Values are the report's: verdicts, counts and the moments each role was seen."""
-        completion = whole_report.features["completion"]
+    def test_values(self, whole_report: fv.Report, incident_hits: list[dict[str, Any]]) -> None:
+        """Values are the records': verdicts, counts and the moments each role was seen."""
+        total, failover, first_failover = _raw_completions(incident_hits)
         row = _row(whole_report.to_pandas(), "feature", "completion")
-        assert (row["verdict"], row["total"], row["failover"]) == (
-            "mixed",
-            completion.total,
-            completion.failover,
-        )
-        first_failover = completion.seen["failover"].first
-        assert first_failover is not None
+        assert (row["verdict"], row["total"], row["failover"]) == ("mixed", total, failover)
         assert row["failover_first_seen"] == pd.Timestamp(first_failover)
         assert row["failover_first_seen"].tz is not None
         assert pd.isna(row["unclassified_first_seen"])
@@ -286,7 +302,7 @@ class TestReportBreakdownFrame:
         assert str(frame["count"].dtype) == "int64"
         assert str(frame["role"].dtype) == "category"
         assert str(frame["first_seen"].dtype) == "datetime64[ns, UTC]"
-        assert len(frame) == sum(len(item.breakdown) for item in failover_report.features.values())
+        assert len(frame) == 2  # one group per feature in the failover phase
         completion = _row(frame, "feature", "completion")
         generation = _row(frame, "feature", "generation")
         assert (completion["model_provider"], completion["provider"]) == ("anthropic", "anthropic")
@@ -294,7 +310,10 @@ class TestReportBreakdownFrame:
         assert pd.isna(completion["prompt_version"])
         assert (generation["prompt_version"], generation["provider"]) == ("2.0.0", "vertex_ai")
         assert generation["model"] == "claude_3_5_sonnet_20240620_vertex"
-        assert generation["rule"] == failover_report.features["generation"].breakdown[0].rule
+        assert generation["rule"] == (
+            "incident_fail_over_generation_provider requests prompt version 2.0.0, "
+            "served by vertex_ai"
+        )
 
 
 def _png_size(data: bytes) -> tuple[int, int]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import random
 from datetime import UTC, datetime
@@ -14,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import gateway_logs as gl
+from examples import examples
 from failover_verify import (
     CompletionRecord,
     ParseProblem,
@@ -62,7 +62,9 @@ JSON = st.recursive(
     ),
     max_leaves=12,
 )
-FAST = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(
+    max_examples=examples(400), deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 
 
 def _valid_hits() -> list[dict[str, Any]]:
@@ -132,7 +134,7 @@ class TestRecordParsing:
             result, CompletionRecord | RegistryRecord | ParseProblem
         )
 
-    @settings(max_examples=100, deadline=None)
+    @settings(max_examples=examples(100), deadline=None)
     @given(hits=st.lists(mutated_hits() | JSON, max_size=30))
     def test_runs_complete_and_count_everything(self, hits: list[Any]) -> None:
         """A run over bad records completes; every hit is a record, a problem, or ignored."""
@@ -182,14 +184,28 @@ class TestPolicies:
         )
     )
     def test_any_structure_is_a_policy_or_a_policy_error(self, data: dict[str, Any]) -> None:
-        """Arbitrary TOML-shaped structures give a Policy or PolicyError."""
-        with contextlib.suppress(PolicyError):
-            Policy._from_mapping(data, source="fuzz")
+        """Arbitrary TOML-shaped structures give a Policy or PolicyError naming the source."""
+        result: Policy | PolicyError
+        try:
+            result = Policy._from_mapping(data, source="fuzz")
+        except PolicyError as exc:
+            result = exc
+        if isinstance(result, PolicyError):
+            assert "fuzz" in str(result)
+            return
+        policy = result
+        # Only a structure with both feature tables and at least one rule each gets through.
+        assert data.get("schema") == 1
+        assert policy.completion
+        assert policy.generation
+        assert policy.generation_prompt_ids
 
 
 class TestDefinitionFiles:
     @settings(
-        max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+        max_examples=examples(200),
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture],
     )
     @given(
         content=ODD_TEXT | JSON.map(yaml.safe_dump),

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from poetry.core.constraints.version import Version, parse_constraint
 from pydantic import ValidationError
 
+from examples import examples
 from failover_verify._exceptions import DefinitionsError
 from failover_verify._registry import PromptRegistry, Resolution, ResolutionStatus
 
@@ -595,14 +596,25 @@ class TestFallback:
         assert "names no model" in resolution.detail
         assert "bundled snapshot" in resolution.detail
 
-    def test_chain_equals_fallback_argument(self, bundled: PromptRegistry) -> None:
-        """chain(primary, fallback) resolves exactly like from_directory(..., fallback=...)."""
+    def test_chain_picks_in_the_checkout_and_names_from_the_snapshot(
+        self, bundled: PromptRegistry
+    ) -> None:
+        """chain(checkout, snapshot): the checkout picks 1.1.0, the snapshot names its model."""
         folder = HISTORY / "2025-10-01-6caf95d54"
         chained = PromptRegistry.chain(PromptRegistry.from_directory(folder), bundled)
-        argument = PromptRegistry.from_directory(folder, fallback=bundled)
-        assert chained.resolve(BASE, "^1.0.0") == argument.resolve(BASE, "^1.0.0")
-        assert chained.description == argument.description
-        assert "falling back to bundled snapshot" in chained.description
+        resolution = chained.resolve(BASE, "^1.0.0")
+        assert (resolution.status, resolution.resolved_version, resolution.source) == (
+            "resolved",
+            "1.1.0",
+            "snapshot",
+        )
+        assert (resolution.model, resolution.provider) == ("claude-sonnet-4-20250514", "anthropic")
+        assert resolution.definition_path == f"{BASE_PATH}/1.1.0.yml"
+        assert resolution.config_file == "ai_gateway/prompts/model_configs/claude_4_0.yml"
+        assert chained.description == (
+            f"definitions at {folder.resolve()}/ai_gateway/prompts/definitions, "
+            "falling back to bundled snapshot (13 versions)"
+        )
 
     def test_without_fallback_stays_no_model(self) -> None:
         """Without a fallback, a definition that names no model stays no_model."""
@@ -723,7 +735,7 @@ VERSIONS = st.one_of(
 
 
 class TestResolveProperty:
-    @settings(max_examples=300, deadline=None)
+    @settings(max_examples=examples(300), deadline=None)
     @given(prompt_id=PROMPT_IDS, version=VERSIONS, provider=st.none() | st.text(max_size=10))
     def test_never_raises_nor_leaves_the_root(
         self,

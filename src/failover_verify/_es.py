@@ -58,6 +58,12 @@ _LOG_FILTER: Final = _RedactingFilter()
 for _name in _CLIENT_LOGGERS:
     logging.getLogger(_name).addFilter(_LOG_FILTER)
 
+
+def forget_secrets() -> None:
+    """Drop every credential the log filter knows (for tests that must start clean)."""
+    _LOG_FILTER.secrets.clear()
+
+
 _T = TypeVar("_T")
 _TRANSIENT_STATUS: Final = frozenset({429, 502, 503, 504})
 _MAX_DETAIL: Final = 300
