@@ -22,8 +22,8 @@ from typing import Any, Final
 import elasticsearch
 
 import failover_verify as fv
-from failover_verify._policy import FEATURES
-from failover_verify._queries import feature_search
+from failover_verify._queries import signal_search
+from failover_verify._signals import SIGNALS
 from failover_verify._window import TimeWindow
 from run import connect, floor_query, window
 
@@ -98,8 +98,8 @@ def _msearch_lines(
     verifier: fv.Verifier, index: str, span: TimeWindow, edit: Edit | None
 ) -> list[Body]:
     lines: list[Body] = []
-    for feature in FEATURES:
-        body = feature_search(feature, verifier.field_plan(), span, verifier.judge.policy)
+    for signal in SIGNALS:
+        body = signal_search(signal, verifier.field_plan(), span, verifier.judge.policy)
         edited = body.to_dict()
         if edit is not None:
             edit(edited)

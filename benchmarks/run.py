@@ -32,8 +32,8 @@ from elasticsearch import helpers
 from elasticsearch.dsl import Q
 
 import failover_verify as fv
-from failover_verify._policy import FEATURES
-from failover_verify._queries import feature_filter
+from failover_verify._queries import signal_filter
+from failover_verify._signals import SIGNALS
 from failover_verify._window import TimeWindow
 
 REPO: Final = Path(__file__).resolve().parent.parent
@@ -260,8 +260,8 @@ def floor_query(verifier: fv.Verifier, span: TimeWindow | None = None) -> dict[s
     query = Q(
         "bool",
         should=[
-            Q("bool", filter=feature_filter(feature, plan, span or window(), policy))
-            for feature in FEATURES
+            Q("bool", filter=signal_filter(signal, plan, span or window(), policy))
+            for signal in SIGNALS
         ],
         minimum_should_match=1,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import io
 import json
 import os
@@ -16,6 +17,7 @@ import prison
 import pytest
 from elasticsearch import Elasticsearch
 
+import failover_verify as fv
 import gateway_logs as gl
 from esdata import Role, completions, generations, index_documents
 from failover_verify._cli import main
@@ -310,6 +312,59 @@ class TestErrors:
             "4  cannot connect",
         ):
             assert line in result.stdout
+
+    def test_version(self) -> None:
+        """--version prints the installed version and exits 0."""
+        code, out, err = cli("--version")
+        assert (code, err) == (0, "")
+        assert out.strip() == f"failover-verify {fv.__version__}"
+        assert fv.__version__ == importlib.metadata.version("failover-verify")
+
+    @pytest.mark.parametrize(
+        "argv",
+        [
+            ["status", "--debug"],
+            ["watch", "--expect", "failover", "--timeout", "1s", "--interval", "1s", "--debug"],
+            ["export", "--debug"],
+            ["--debug", "status"],
+        ],
+    )
+    def test_debug_on_every_command(self, argv: list[str], refused_url: str) -> None:
+        """--debug is accepted after every command (and before it), adding the traceback."""
+        code, _, err = cli(*argv, "--es-url", refused_url, "--retries", "0")
+        assert code == 4
+        assert "Traceback" in err
+        assert "unrecognized arguments" not in err
+
+    def test_debug_on_link(self) -> None:
+        """link takes --debug too."""
+        code, out, _ = cli(
+            "link", "--debug", "--since", "2026-01-21T10:00Z", "--until", "2026-01-21T11:00Z"
+        )
+        assert code == 0
+        assert out.startswith("completion: https://log.gprd.gitlab.net/app/discover#/")
+
+    def test_help_shows_metavars_and_required_expect(self) -> None:
+        """Help names what each option takes, and shows --expect as required for watch."""
+        code, out, _ = cli("watch", "--help")
+        assert code == 0
+        usage = " ".join(out.split("options:")[0].split())
+        assert "--expect {primary,failover}" in usage
+        assert "[--expect" not in usage
+        for shown in ("--window DURATION", "--threshold RATIO", "--es-url URL", "--min-count N"):
+            assert shown in out
+
+    def test_library_wording_becomes_flags(self, es_url: str, tmp_path: Path) -> None:
+        """A hint the library words as index='...' reaches the terminal as --index '...'."""
+        code, out, _ = cli("status", "--index", "pubsub-mlops-inf-gprod-*", env={"ES_URL": es_url})
+        assert code == 3
+        assert "try --index 'pubsub-mlops-inf-gprd-*'" in out
+        assert "index=" not in out
+        empty = tmp_path / "empty.ndjson"
+        empty.write_text("")
+        code, _, err = cli("status", "--source", str(empty))
+        assert code == 2
+        assert "give --since" in err
 
     def test_console_script_exit_code(self) -> None:
         """The installed command returns the documented exit code to the shell."""

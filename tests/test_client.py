@@ -95,6 +95,115 @@ class TestConnectionSettings:
             ConnectionSettings.build(url="nope")
 
 
+class TestFromEnv:
+    def test_url_and_api_key(self) -> None:
+        """ES_URL and ES_API_KEY make settings; the key is held as a secret."""
+        settings = ConnectionSettings.from_env(
+            {"ES_URL": "https://es.example.com:9243", "ES_API_KEY": API_KEY}
+        )
+        assert settings.url == "https://es.example.com:9243"
+        assert settings.api_key is not None
+        assert settings.api_key.get_secret_value() == API_KEY
+        assert (settings.username, settings.password, settings.cloud_id) == (None, None, None)
+
+    def test_basic_auth(self) -> None:
+        """ES_USERNAME and ES_PASSWORD give basic auth."""
+        settings = ConnectionSettings.from_env(
+            {"ES_URL": "http://localhost:9200", "ES_USERNAME": "elastic", "ES_PASSWORD": PASSWORD}
+        )
+        assert settings.username == "elastic"
+        assert settings.password is not None
+        assert settings.password.get_secret_value() == PASSWORD
+
+    def test_cloud_id_and_ca_file(self, tmp_path: Path) -> None:
+        """ES_CLOUD_ID replaces the URL; ES_CA_CERTS names a CA bundle that must exist."""
+        ca = tmp_path / "ca.pem"
+        ca.write_text("-----BEGIN CERTIFICATE-----\n")
+        settings = ConnectionSettings.from_env(
+            {"ES_CLOUD_ID": "cluster:abc", "ES_CA_CERTS": str(ca)}
+        )
+        assert (settings.cloud_id, settings.url, settings.ca_certs) == ("cluster:abc", None, ca)
+        with pytest.raises(ConfigurationError, match="does not exist"):
+            ConnectionSettings.from_env(
+                {"ES_URL": "https://x.example", "ES_CA_CERTS": str(tmp_path / "missing.pem")}
+            )
+
+    def test_api_key_file(self, tmp_path: Path) -> None:
+        """ES_API_KEY_FILE (or api_key_file=) reads the key from a file, stripped."""
+        key = tmp_path / "key"
+        key.write_text(f"{API_KEY}\n")
+        from_env = ConnectionSettings.from_env(
+            {"ES_URL": "https://x.example", "ES_API_KEY_FILE": str(key)}
+        )
+        from_argument = ConnectionSettings.from_env(
+            {"ES_URL": "https://x.example"}, api_key_file=key
+        )
+        for settings in (from_env, from_argument):
+            assert settings.api_key is not None
+            assert settings.api_key.get_secret_value() == API_KEY
+        key.write_text("")
+        with pytest.raises(ConfigurationError, match="is empty"):
+            ConnectionSettings.from_env(
+                {"ES_URL": "https://x.example", "ES_API_KEY_FILE": str(key)}
+            )
+
+    def test_overrides_win_and_empty_is_unset(self) -> None:
+        """Arguments win over the environment; empty variables count as unset."""
+        settings = ConnectionSettings.from_env(
+            {"ES_URL": "https://env.example", "ES_CLOUD_ID": "", "ES_API_KEY": " "},
+            url="https://argument.example",
+            request_timeout=5,
+        )
+        assert (settings.url, settings.api_key, settings.request_timeout) == (
+            "https://argument.example",
+            None,
+            5.0,
+        )
+
+    def test_reads_the_process_environment_only_when_asked(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Without a mapping, from_env reads os.environ at the call."""
+        monkeypatch.setenv("ES_URL", "https://process.example")
+        monkeypatch.delenv("ES_CLOUD_ID", raising=False)
+        assert ConnectionSettings.from_env().url == "https://process.example"
+
+    def test_nothing_set(self) -> None:
+        """No URL or cloud id anywhere is a ConfigurationError saying what to give."""
+        with pytest.raises(ConfigurationError, match="exactly one of an Elasticsearch URL"):
+            ConnectionSettings.from_env({})
+
+    def test_unknown_setting(self) -> None:
+        """A misspelt override is refused, naming the known settings."""
+        with pytest.raises(ConfigurationError, match="unknown setting api_kee="):
+            ConnectionSettings.from_env({"ES_URL": "https://x.example"}, api_kee="x")
+
+    @pytest.mark.parametrize(
+        "env",
+        [
+            {"ES_URL": "https://x.example", "ES_API_KEY": API_KEY},
+            {"ES_URL": "https://x.example", "ES_USERNAME": "elastic", "ES_PASSWORD": PASSWORD},
+        ],
+    )
+    def test_secrets_never_in_repr_or_str(self, env: dict[str, str]) -> None:
+        """repr, str and the JSON dump of settings from the environment hold no secret."""
+        settings = ConnectionSettings.from_env(env)
+        shown = [repr(settings), str(settings), settings.model_dump_json()]
+        for text in shown:
+            assert API_KEY not in text
+            assert PASSWORD not in text
+        assert repr(settings) in (
+            "<ConnectionSettings https://x.example with API key>",
+            "<ConnectionSettings https://x.example with basic auth>",
+        )
+
+    def test_connects_from_env(self, es_url: str) -> None:
+        """A notebook's one line: connect(ConnectionSettings.from_env()) talks to the node."""
+        client = connect(ConnectionSettings.from_env({"ES_URL": es_url}))
+        with client:
+            assert client.cluster.health()["status"] in ("green", "yellow")
+
+
 class TestConnect:
     def test_round_trip(self, es_node: NoopElasticsearch, es_index: str) -> None:
         """A document indexed through a connected client reads back unchanged."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import itertools
 import json
+import logging
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -368,3 +369,28 @@ class TestWatchSwitchTime:
         # Generation records come every 45 s from T0; the first in the watched span is at 10:30.
         assert switched["generation"] == (T0 + timedelta(minutes=10, seconds=30)).isoformat()
         assert report["watch"]["switch_problems"] == []
+
+
+class TestRetryLog:
+    def test_retries_are_logged_at_info(
+        self, proxy: FaultProxy, data: str, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """Each retry is one INFO record on the failover_verify logger, naming the cause."""
+        proxy.rule = first_n(2, Fault(status=503), "_msearch")
+        caplog.set_level(logging.INFO, logger="failover_verify")
+        verifier = Verifier(connect(ConnectionSettings.build(url=proxy.url)), index=data, retries=2)
+        verifier.reader._sleep = lambda _seconds: None
+        report = verifier.verify(T0, T0 + timedelta(minutes=30))
+        assert report.features["completion"].verdict == "failover"
+        retries = [r for r in caplog.records if r.name == "failover_verify"]
+        assert [r.levelno for r in retries] == [logging.INFO, logging.INFO]
+        assert "retrying to search" in retries[0].getMessage()
+        assert "attempt 2 of 3" in retries[0].getMessage()
+        assert "the server answered 503" in retries[0].getMessage()
+
+    def test_cli_shows_retries_with_debug(self, proxy: FaultProxy, data: str) -> None:
+        """With --debug the command line prints the retries on stderr."""
+        proxy.rule = first_n(1, Fault(status=503), "_msearch")
+        code, _, err = cli(proxy, "status", "--index", data, *WINDOW, "--debug")
+        assert code == 0
+        assert "failover-verify: retrying to search" in err

@@ -382,7 +382,7 @@ class TestPlotTimeline:
 def _planted_policy(note: str) -> fv.Policy:
     policy = fv.Policy.default()
     rules = tuple(rule.model_copy(update={"note": note}) for rule in policy.completion)
-    return policy.model_copy(update={"completion": rules})
+    return policy.model_copy(update={"rules": {**policy.rules, "completion": rules}})
 
 
 class TestReportHtml:

@@ -13,6 +13,7 @@ from elasticsearch import Elasticsearch, helpers
 
 import gateway_logs as gl
 from failover_verify import (
+    Report,
     SourceError,
     UsageError,
     read_ndjson,
@@ -20,7 +21,6 @@ from failover_verify import (
     verify,
     verify_hits,
 )
-from failover_verify._report import Report
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 ERAS = sorted(gl.ERAS)
@@ -287,7 +287,7 @@ class TestBadRecords:
         """A file without any of our records needs an explicit window."""
         path = tmp_path / "empty.ndjson"
         path.write_text("")
-        with pytest.raises(UsageError, match="give --since"):
+        with pytest.raises(UsageError, match="give since="):
             verify_hits(read_ndjson(path))
 
     def test_unsupported_time_field(self) -> None:

@@ -6,6 +6,7 @@ import pytest
 
 from failover_verify import PolicyError
 from failover_verify._policy import Policy
+from failover_verify._signals import SIGNALS
 
 CUSTOM = """
 schema = 1
@@ -68,7 +69,10 @@ class TestDefaultPolicy:
     )
     def test_generation_prompt_ids(self, prompt_id: str | None, is_generation: bool) -> None:
         """Generation records are the configured prompt id and the folders under it."""
-        assert Policy.default().is_generation_prompt(prompt_id) is is_generation
+        policy = Policy.default()
+        signal = next(signal for signal in SIGNALS if signal.id == "generation.registry")
+        (condition,) = signal.selects(policy.settings_for(signal))
+        assert condition.holds(prompt_id) is is_generation
 
 
 class TestCustomPolicy:

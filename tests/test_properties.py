@@ -21,13 +21,13 @@ from failover_verify import (
     PolicyError,
     PromptRegistry,
     RegistryRecord,
+    Report,
     TimeWindow,
     WindowError,
     parse_hit,
     parse_window,
     verify_hits,
 )
-from failover_verify._report import Report
 
 WHEN = datetime(2026, 1, 21, 9, 30, tzinfo=UTC)
 PAYLOAD_KEYS = [

@@ -6,14 +6,26 @@ from typing import Any
 
 from failover_verify._mapping import plan_fields
 from failover_verify._policy import Policy
-from failover_verify._queries import (
-    Condition,
-    all_field_names,
-    feature_conditions,
-    feature_search,
-    kql,
-)
+from failover_verify._queries import all_field_names, kql, signal_search
+from failover_verify._signals import SIGNALS, Condition, Signal
 from failover_verify._window import parse_window
+
+# The signals of the runbook: one per feature.
+RUNBOOK = {"completion": "completion.input", "generation": "generation.registry"}
+
+
+def _signal(feature: str) -> Signal:
+    return next(signal for signal in SIGNALS if signal.id == RUNBOOK[feature])
+
+
+def feature_search(feature: str, plan: Any, window: Any, policy: Policy) -> Any:
+    return signal_search(_signal(feature), plan, window, policy)
+
+
+def feature_conditions(feature: str, policy: Policy) -> tuple[Condition, ...]:
+    signal = _signal(feature)
+    return signal.conditions(policy.settings_for(signal))
+
 
 WINDOW = parse_window("2026-01-21T10:00Z", "2026-01-21T11:00Z")
 KEYWORD = {"keyword": {"type": "keyword", "searchable": True, "aggregatable": True}}
@@ -129,7 +141,8 @@ class TestFeatureSearch:
         """Policy values with query syntax are sent as plain term values, never parsed."""
         hostile = 'x" OR *:* OR message:"y'
         text = Policy.default().model_dump()
-        policy = Policy.model_validate({**text, "generation_prompt_ids": (hostile,)})
+        settings = {**text["settings"], "generation": {"prompt_ids": (hostile,)}}
+        policy = Policy.model_validate({**text, "settings": settings})
         body = feature_search("generation", _plan(), WINDOW, policy).to_dict()
         dumped = json.dumps(body)
         assert "query_string" not in dumped

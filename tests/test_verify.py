@@ -25,6 +25,8 @@ from failover_verify import (
     UsageError,
     Verifier,
     connect,
+    export_hits,
+    parse_window,
     timeline,
     timeline_hits,
     verify,
@@ -525,3 +527,44 @@ class TestLibraryValidation:
         """timeline refuses a threshold of 0.4 before sending anything."""
         with pytest.raises(UsageError, match="threshold"):
             timeline(es_client, since="15m", threshold=0.4)
+
+
+class TestLibrarySurface:
+    def test_verifier_takes_the_same_window_forms(
+        self, es_client: Elasticsearch, es_index: str
+    ) -> None:
+        """Verifier.verify takes since/until as strings, datetimes or a TimeWindow, alike."""
+        index_documents(es_client, f"{es_index}-a", completions(T0, 10, 30, "failover"))
+        verifier = Verifier(es_client, index=f"{es_index}*")
+        end = T0 + timedelta(minutes=11)
+        by_datetimes = verifier.verify(T0, end, features=["completion"])
+        by_strings = verifier.verify(T0.isoformat(), end.isoformat(), features=["completion"])
+        by_relative = verifier.verify("11m", features=["completion"], now=end)
+        by_window = verifier.verify(parse_window(T0, end), features=["completion"])
+        for report in (by_datetimes, by_strings, by_relative, by_window):
+            assert report.window.start == T0
+            assert report.features["completion"].total == 30
+        with pytest.raises(UsageError, match="until="):
+            verifier.verify(parse_window(T0, end), end)
+
+    def test_export_hits_is_public(self, es_client: Elasticsearch, es_index: str) -> None:
+        """fv.export_hits streams what a verification counts, without users' code."""
+        documents = completions(T0, 10, 30, "failover") + generations(T0, 10, 12, "primary")
+        index_documents(es_client, f"{es_index}-a", documents)
+        totals: list[int] = []
+        hits = list(
+            export_hits(
+                es_client,
+                since=T0,
+                until=T0 + timedelta(minutes=11),
+                index=f"{es_index}*",
+                features=["completion"],
+                on_total=totals.append,
+            )
+        )
+        assert totals == [30]
+        assert len(hits) == 30
+        payload = hits[0]["_source"]["json"]["jsonPayload"]
+        assert payload["message"] == "code completion input:"
+        assert "prefix" not in payload
+        assert "api_key" not in payload

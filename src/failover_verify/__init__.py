@@ -2,11 +2,15 @@
 failover LLM provider.
 
 >>> import failover_verify as fv
->>> client = fv.connect(fv.ConnectionSettings.build(url="https://es.example.com:9243", api_key=...))
+>>> client = fv.connect(fv.ConnectionSettings.from_env())
 >>> report = fv.verify(client, since="15m")
 >>> report.features["completion"].verdict
 'failover'
 """
+
+import contextlib
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _version
 
 from failover_verify._client import ConnectionSettings, connect
 from failover_verify._exceptions import (
@@ -21,7 +25,9 @@ from failover_verify._exceptions import (
     UsageError,
     WindowError,
 )
-from failover_verify._policy import Feature, Policy, Role, Rule
+from failover_verify._export import export_hits
+from failover_verify._offline import timeline_hits, verify_hits
+from failover_verify._policy import Policy, Rule
 from failover_verify._queries import DEFAULT_INDEX
 from failover_verify._records import (
     CompletionRecord,
@@ -38,15 +44,22 @@ from failover_verify._report import (
     ParseSummary,
     Report,
     RoleSpan,
-    Verdict,
 )
+from failover_verify._signals import SIGNALS, Signal
 from failover_verify._source import read_ndjson
 from failover_verify._timeline import Switch, Timeline, TimelinePoint
-from failover_verify._verify import Verifier, timeline, timeline_hits, verify, verify_hits
+from failover_verify._types import Feature, Role, Verdict
+from failover_verify._verify import Verifier, timeline, verify
 from failover_verify._window import TimeWindow, parse_window
+
+try:
+    __version__ = _version("failover-verify")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
+    __version__ = "0+unknown"
 
 __all__ = [
     "DEFAULT_INDEX",
+    "SIGNALS",
     "Breakdown",
     "CompletionRecord",
     "ConfigurationError",
@@ -71,6 +84,7 @@ __all__ = [
     "Role",
     "RoleSpan",
     "Rule",
+    "Signal",
     "SourceError",
     "Switch",
     "TimeWindow",
@@ -80,7 +94,9 @@ __all__ = [
     "Verdict",
     "Verifier",
     "WindowError",
+    "__version__",
     "connect",
+    "export_hits",
     "parse_hit",
     "parse_window",
     "read_ndjson",
@@ -89,3 +105,11 @@ __all__ = [
     "verify",
     "verify_hits",
 ]
+
+# Tracebacks and reprs show the public home of each name, not the private module it lives in.
+for _name in __all__:
+    _value = globals()[_name]
+    if getattr(_value, "__module__", "").startswith("failover_verify._"):
+        with contextlib.suppress(AttributeError, TypeError):
+            _value.__module__ = __name__
+del _name, _value

@@ -9,17 +9,20 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import logging
 import os
+import re
 import sys
 import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import IO, Any, Final, Literal, NoReturn
+from typing import IO, Any, Final, NoReturn
 
-from failover_verify._client import ConnectionSettings, connect
+from failover_verify._client import ENVIRONMENT, ConnectionSettings, connect
 from failover_verify._exceptions import (
     ConfigurationError,
     ConnectionFailed,
@@ -29,21 +32,17 @@ from failover_verify._exceptions import (
     UsageError,
 )
 from failover_verify._export import export_hits
-from failover_verify._kibana import DEFAULT_KIBANA_URL, discover_url
-from failover_verify._policy import FEATURES, Feature, Policy
-from failover_verify._queries import DEFAULT_INDEX, feature_conditions, kql
+from failover_verify._kibana import DEFAULT_KIBANA_URL
+from failover_verify._offline import verify_hits
+from failover_verify._policy import Policy
+from failover_verify._queries import DEFAULT_INDEX
 from failover_verify._registry import PromptRegistry
 from failover_verify._render import Style, render_progress, render_report, render_switches
 from failover_verify._report import Report
 from failover_verify._source import read_ndjson
-from failover_verify._verify import (
-    DEFAULT_MIN_COUNT,
-    DEFAULT_THRESHOLD,
-    DEFAULT_TIME_FIELD,
-    DISCOVER_COLUMNS,
-    Verifier,
-    verify_hits,
-)
+from failover_verify._summary import DEFAULT_MIN_COUNT, DEFAULT_THRESHOLD, Judge
+from failover_verify._types import FEATURES, Feature, Role
+from failover_verify._verify import DEFAULT_TIME_FIELD, Verifier, chosen_signals
 from failover_verify._window import parse_duration, parse_window
 
 __all__ = ["main"]
@@ -76,16 +75,54 @@ Secrets are read only from the environment or files, never from options, so they
 show in process lists or shell history.
 """
 
-Expect = Literal["primary", "failover"]
+# Library messages name parameters (``request_timeout=``); the command line names its flags.
+_FLAGS: Final = {
+    "since": "--since",
+    "until": "--until",
+    "index": "--index",
+    "time_field": "--time-field",
+    "features": "--feature",
+    "threshold": "--threshold",
+    "min_count": "--min-count",
+    "request_timeout": "--request-timeout",
+    "ca_certs": "--ca-certs",
+    "retries": "--retries",
+}
+_PARAMETER = re.compile(r"\b(" + "|".join(_FLAGS) + r")=(?=[\s'\"(),;]|$)")
+
+
+def _as_flags(text: str) -> str:
+    """Library wording to command-line wording: ``index='x'`` becomes ``--index 'x'``."""
+    return _PARAMETER.sub(lambda match: _FLAGS[match[1]] + " ", text).replace(" )", ")")
+
+
+class _Exit(Exception):
+    """argparse finished early (``--help``, ``--version``) with this status."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
 
 
 class _Parser(argparse.ArgumentParser):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, out: IO[str] | None = None, **kwargs: Any) -> None:
         # No abbreviations: `--api-key x` must not silently become `--api-key-file x`.
         kwargs.setdefault("allow_abbrev", False)
         super().__init__(*args, **kwargs)
+        self._out = out
+
+    def _print_message(self, message: str, file: Any = None) -> None:
+        # --help and --version write where main() was told to, not to the process's stdout.
+        super()._print_message(message, self._out or file)
+
+    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
+        if message:
+            raise UsageError(message.strip())
+        raise _Exit(status)
 
     def error(self, message: str) -> NoReturn:
+        if "required: --expect" in message:
+            message = "watch needs --expect primary or --expect failover: the state to wait for"
         raise UsageError(f"{self.prog}: {message} (see --help)")
 
 
@@ -103,11 +140,11 @@ class _Console:
         return text
 
     def print(self, text: str = "") -> None:
-        self.out.write(self.scrub(text) + "\n")
+        self.out.write(self.scrub(_as_flags(text)) + "\n")
         self.out.flush()
 
     def error(self, text: str) -> None:
-        self.err.write(self.scrub(text) + "\n")
+        self.err.write(self.scrub(_as_flags(text)) + "\n")
         self.err.flush()
 
 
@@ -152,25 +189,31 @@ def _seconds(value: str) -> float:
     return number
 
 
-def _parser() -> _Parser:
-    formatter = argparse.RawDescriptionHelpFormatter
-    parser = _Parser(
-        prog="failover-verify",
-        description=(
-            "Check from Elasticsearch logs whether GitLab Code Suggestions traffic runs on the "
-            "primary or the failover LLM provider."
-        ),
-        epilog=EXIT_CODES_HELP + "\n" + ENVIRONMENT_HELP,
-        formatter_class=formatter,
+def _version() -> str:
+    try:
+        return version("failover-verify")
+    except PackageNotFoundError:  # pragma: no cover - a source tree that was never installed
+        return "unknown"
+
+
+def _option_groups() -> dict[str, _Parser]:
+    """The option groups the commands share, as argparse parent parsers."""
+    # Options every command takes, after the command as well as before it. SUPPRESS keeps a
+    # subcommand's default from overwriting a --debug given before the command.
+    general = _Parser(add_help=False)
+    group = general.add_argument_group("general")
+    group.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks on errors"
     )
-    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    commands.required = True
 
     window = _Parser(add_help=False)
     group = window.add_argument_group("time window")
-    group.add_argument("--since", help="start: 15m, 2h, now-30m, or an absolute time (default 15m)")
-    group.add_argument("--until", help="end, in the same forms (default now)")
+    group.add_argument(
+        "--since",
+        metavar="TIME",
+        help="start: 15m, 2h, now-30m, or an absolute time (default 15m)",
+    )
+    group.add_argument("--until", metavar="TIME", help="end, in the same forms (default now)")
 
     query = _Parser(add_help=False)
     group = query.add_argument_group("what to read")
@@ -182,11 +225,15 @@ def _parser() -> _Parser:
         help="which feature to check (default all)",
     )
     group.add_argument(
-        "--index", default=DEFAULT_INDEX, help=f"index pattern (default {DEFAULT_INDEX})"
+        "--index",
+        default=DEFAULT_INDEX,
+        metavar="PATTERN",
+        help=f"index pattern (default {DEFAULT_INDEX})",
     )
     group.add_argument(
         "--time-field",
         default=DEFAULT_TIME_FIELD,
+        metavar="FIELD",
         help=f"time field (default {DEFAULT_TIME_FIELD})",
     )
     group.add_argument("--policy", type=Path, metavar="FILE", help="classification policy (TOML)")
@@ -200,33 +247,42 @@ def _parser() -> _Parser:
     judge = _Parser(add_help=False)
     group = judge.add_argument_group("verdict")
     group.add_argument(
-        "--expect", choices=["primary", "failover"], help="the verdict that means OK"
-    )
-    group.add_argument(
         "--threshold",
         type=_ratio,
         default=DEFAULT_THRESHOLD,
+        metavar="RATIO",
         help=f"share needed for a primary or failover verdict (default {DEFAULT_THRESHOLD})",
     )
     group.add_argument(
         "--min-count",
         type=_whole_number(1),
         default=DEFAULT_MIN_COUNT,
+        metavar="N",
         help=f"fewer records than this is inconclusive (default {DEFAULT_MIN_COUNT})",
     )
 
     kibana = _Parser(add_help=False)
     group = kibana.add_argument_group("kibana link")
     group.add_argument(
-        "--kibana-url", default=DEFAULT_KIBANA_URL, help=f"(default {DEFAULT_KIBANA_URL})"
+        "--kibana-url",
+        default=DEFAULT_KIBANA_URL,
+        metavar="URL",
+        help=f"(default {DEFAULT_KIBANA_URL})",
     )
-    group.add_argument("--data-view", help="Kibana data view id (default: the index pattern)")
+    group.add_argument(
+        "--data-view", metavar="ID", help="Kibana data view id (default: the index pattern)"
+    )
 
     connection = _Parser(add_help=False)
     group = connection.add_argument_group("connection (secrets come from the environment)")
-    group.add_argument("--es-url", help="Elasticsearch URL (env ES_URL)")
-    group.add_argument("--cloud-id", help="Elastic Cloud id (env ES_CLOUD_ID)")
-    group.add_argument("--api-key-file", type=Path, metavar="FILE", help="file holding the API key")
+    group.add_argument("--es-url", metavar="URL", help="Elasticsearch URL (env ES_URL)")
+    group.add_argument("--cloud-id", metavar="ID", help="Elastic Cloud id (env ES_CLOUD_ID)")
+    group.add_argument(
+        "--api-key-file",
+        type=Path,
+        metavar="FILE",
+        help="file holding the API key (env ES_API_KEY_FILE)",
+    )
     group.add_argument("--ca-certs", type=Path, metavar="FILE", help="CA bundle (env ES_CA_CERTS)")
     group.add_argument("--insecure", action="store_true", help="do not verify TLS certificates")
     group.add_argument(
@@ -240,16 +296,55 @@ def _parser() -> _Parser:
         "--retries",
         type=_whole_number(0),
         default=2,
+        metavar="N",
         help="retries of a failed request, with backoff (default 2)",
     )
 
+    return {
+        "general": general,
+        "window": window,
+        "query": query,
+        "judge": judge,
+        "kibana": kibana,
+        "connection": connection,
+    }
+
+
+def _parser(out: IO[str] | None = None) -> _Parser:
+    formatter = argparse.RawDescriptionHelpFormatter
+    parser = _Parser(
+        out=out,
+        prog="failover-verify",
+        description=(
+            "Check from Elasticsearch logs whether GitLab Code Suggestions traffic runs on the "
+            "primary or the failover LLM provider."
+        ),
+        epilog=EXIT_CODES_HELP + "\n" + ENVIRONMENT_HELP,
+        formatter_class=formatter,
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    commands.required = True
+
+    groups = _option_groups()
+    general, window, query, judge = (
+        groups[name] for name in ("general", "window", "query", "judge")
+    )
+    kibana, connection = groups["kibana"], groups["connection"]
+
     status = commands.add_parser(
         "status",
-        parents=[window, query, judge, kibana, connection],
+        parents=[general, window, query, judge, kibana, connection],
         help="verify a window and print the verdicts",
         description="Verify a time window and print the verdict for each feature.",
         epilog=EXIT_CODES_HELP,
         formatter_class=formatter,
+    )
+    status.add_argument(
+        "--expect",
+        choices=["primary", "failover"],
+        help="the verdict that means OK (exit 1 when a definite verdict differs)",
     )
     status.add_argument(
         "--source",
@@ -262,7 +357,7 @@ def _parser() -> _Parser:
 
     watch = commands.add_parser(
         "watch",
-        parents=[query, judge, kibana, connection],
+        parents=[general, query, judge, kibana, connection],
         help="poll until traffic has moved as expected",
         description=(
             "Right after a flag flip: poll a sliding window until every feature shows the "
@@ -271,16 +366,30 @@ def _parser() -> _Parser:
         epilog=EXIT_CODES_HELP,
         formatter_class=formatter,
     )
-    watch.add_argument("--window", default="5m", help="sliding window length (default 5m)")
-    watch.add_argument("--interval", default="30s", help="time between polls (default 30s)")
     watch.add_argument(
-        "--timeout", dest="watch_timeout", default="15m", help="give up after (default 15m)"
+        "--expect",
+        choices=["primary", "failover"],
+        required=True,
+        help="the state to wait for",
+    )
+    watch.add_argument(
+        "--window", default="5m", metavar="DURATION", help="sliding window length (default 5m)"
+    )
+    watch.add_argument(
+        "--interval", default="30s", metavar="DURATION", help="time between polls (default 30s)"
+    )
+    watch.add_argument(
+        "--timeout",
+        dest="watch_timeout",
+        default="15m",
+        metavar="DURATION",
+        help="give up after (default 15m)",
     )
     watch.add_argument("--json", action="store_true", help="print the final report as JSON")
 
     export = commands.add_parser(
         "export",
-        parents=[window, query, connection],
+        parents=[general, window, query, connection],
         help="stream matching raw records as NDJSON",
         description="Stream the matching raw records as NDJSON, for evidence and status --source.",
         formatter_class=formatter,
@@ -296,11 +405,13 @@ def _parser() -> _Parser:
 
     commands.add_parser(
         "link",
-        parents=[window, query, kibana],
+        parents=[general, window, query, kibana],
         help="print the Kibana Discover link for the same query",
         description="Print the Kibana Discover URL that shows the records a check counts.",
         formatter_class=formatter,
     )
+    for command in commands.choices.values():
+        command._out = out
     return parser
 
 
@@ -321,41 +432,33 @@ class _Context:
 
     def settings(self) -> ConnectionSettings:
         args, env = self.args, self.env
-        url = args.es_url or env.get("ES_URL") or None
-        cloud_id = args.cloud_id or env.get("ES_CLOUD_ID") or None
-        if url is None and cloud_id is None:
+        if not any(env.get(ENVIRONMENT[name]) for name in ("url", "cloud_id")) and not (
+            args.es_url or args.cloud_id
+        ):
             raise ConfigurationError(
                 "no Elasticsearch to ask: set ES_URL (or --es-url, --cloud-id), "
                 "or read exported records with status --source FILE"
             )
-        api_key = env.get("ES_API_KEY") or None
-        if args.api_key_file is not None:
-            try:
-                api_key = args.api_key_file.read_text("utf-8").strip()
-            except (OSError, UnicodeDecodeError) as exc:
-                raise ConfigurationError(
-                    f"cannot read the API key file {args.api_key_file}: {exc}"
-                ) from exc
-            if not api_key:
-                raise ConfigurationError(f"the API key file {args.api_key_file} is empty")
-        username = env.get("ES_USERNAME") or None
-        password = env.get("ES_PASSWORD") or None
-        for secret in (api_key, password):
+        # Known before the settings are validated, so no error can show them.
+        for name in ("api_key", "password"):
+            secret = env.get(ENVIRONMENT[name])
             if secret:
                 self.console.secrets.extend(_secret_forms(secret))
+        username, password = env.get(ENVIRONMENT["username"]), env.get(ENVIRONMENT["password"])
         if username and password:
             self.console.secrets.extend(_secret_forms(f"{username}:{password}")[1:])
-        ca_certs = args.ca_certs or (Path(env["ES_CA_CERTS"]) if env.get("ES_CA_CERTS") else None)
-        return ConnectionSettings.build(
-            url=url,
-            cloud_id=cloud_id,
-            api_key=api_key,
-            username=username,
-            password=password,
-            ca_certs=ca_certs,
+        settings = ConnectionSettings.from_env(
+            env,
+            url=args.es_url,
+            cloud_id=args.cloud_id,
+            api_key_file=args.api_key_file,
+            ca_certs=args.ca_certs,
             verify_certs=not args.insecure,
             request_timeout=args.request_timeout,
         )
+        if settings.api_key is not None:
+            self.console.secrets.extend(_secret_forms(settings.api_key.get_secret_value()))
+        return settings
 
     def policy(self) -> Policy:
         return Policy.from_file(self.args.policy) if self.args.policy else Policy.default()
@@ -383,7 +486,7 @@ class _Context:
         )
 
 
-def _outcome(report: Report, expect: Expect | None) -> int:
+def _outcome(report: Report, expect: Role | None) -> int:
     features = list(report.features.values())
     if expect is not None and any(f.definite and f.verdict != expect for f in features):
         return EXIT_MISMATCH
@@ -392,7 +495,7 @@ def _outcome(report: Report, expect: Expect | None) -> int:
     return EXIT_OK
 
 
-def _result_line(report: Report, expect: Expect | None, code: int, style: Style) -> str:
+def _result_line(report: Report, expect: Role | None, code: int, style: Style) -> str:
     verdicts = ", ".join(f"{f.feature} {f.verdict}" for f in report.features.values())
     wanted = f" (expected {expect})" if expect else ""
     if code == EXIT_OK:
@@ -404,7 +507,7 @@ def _result_line(report: Report, expect: Expect | None, code: int, style: Style)
 
 def _status(ctx: _Context) -> int:
     args = ctx.args
-    expect: Expect | None = args.expect
+    expect: Role | None = args.expect
     if args.source is not None:
         if not args.source.is_file():
             raise SourceError(f"the records file {args.source} does not exist or is not a file")
@@ -425,8 +528,9 @@ def _status(ctx: _Context) -> int:
             now=ctx.now(),
         )
     else:
-        window = parse_window(args.since or "15m", args.until, now=ctx.now())
-        report = ctx.verifier().verify(window, args.feature)
+        report = ctx.verifier().verify(
+            args.since or "15m", args.until, features=args.feature, now=ctx.now()
+        )
     code = _outcome(report, expect)
     if args.json:
         ctx.console.print(json.dumps(report.to_json_dict(expect=expect), indent=2))
@@ -439,9 +543,7 @@ def _status(ctx: _Context) -> int:
 
 def _watch(ctx: _Context) -> int:
     args = ctx.args
-    expect: Expect | None = args.expect
-    if expect is None:
-        raise UsageError("watch needs --expect primary or --expect failover: the state to wait for")
+    expect: Role = args.expect
     window_length = parse_duration(args.window, what="window")
     interval = parse_duration(args.interval, what="interval")
     timeout = parse_duration(args.watch_timeout, what="timeout")
@@ -461,8 +563,9 @@ def _watch(ctx: _Context) -> int:
         polls += 1
         try:
             report = verifier.verify(
-                parse_window(now - window_length, now, now=now),
-                args.feature,
+                now - window_length,
+                now,
+                features=args.feature,
                 refresh_plan=failure is not None,
             )
             failure = None
@@ -512,7 +615,7 @@ class _SwitchTimes:
 
 
 def _switch_times(
-    ctx: _Context, verifier: Verifier, since: datetime, expect: Expect, interval: timedelta
+    ctx: _Context, verifier: Verifier, since: datetime, expect: Role, interval: timedelta
 ) -> _SwitchTimes:
     """When each feature first reached ``expect``, from a fine timeline of the watched span."""
     bucket = max(timedelta(seconds=10), min(interval, timedelta(minutes=1)))
@@ -520,7 +623,8 @@ def _switch_times(
     unknown: dict[str, datetime | None] = dict.fromkeys(ctx.args.feature)
     try:
         timeline = verifier.timeline(
-            parse_window(since, now, now=now),
+            since,
+            now,
             interval=bucket,
             features=ctx.args.feature,
             min_bucket_count=1,
@@ -555,7 +659,11 @@ def _export(ctx: _Context) -> int:
 
     def write_all(handle: IO[str]) -> None:
         for hit in export_hits(
-            verifier, window, args.feature, include_code=args.include_code, on_total=on_total
+            verifier,
+            since=window,
+            features=args.feature,
+            include_code=args.include_code,
+            on_total=on_total,
         ):
             handle.write(json.dumps(hit, separators=(",", ":"), ensure_ascii=False) + "\n")
             counts["written"] += 1
@@ -602,16 +710,17 @@ def _export_to_file(
 def _link(ctx: _Context) -> int:
     args = ctx.args
     window = parse_window(args.since or "15m", args.until, now=ctx.now())
-    policy = ctx.policy()
-    for feature in args.feature:
-        url = discover_url(
-            kibana_url=args.kibana_url,
-            data_view=args.data_view or args.index,
-            kql=kql(feature_conditions(feature, policy)),
-            window=window,
-            columns=DISCOVER_COLUMNS[feature],
-        )
-        ctx.console.print(url if len(args.feature) == 1 else f"{feature}: {url}")
+    judge = Judge(
+        policy=ctx.policy(),
+        registry=PromptRegistry.bundled(),
+        threshold=DEFAULT_THRESHOLD,
+        min_count=DEFAULT_MIN_COUNT,
+        kibana_url=args.kibana_url,
+        data_view=args.data_view or args.index,
+    )
+    for signal in chosen_signals(args.feature):
+        url = judge.discover_url(signal, window)
+        ctx.console.print(url if len(args.feature) == 1 else f"{signal.feature}: {url}")
     return EXIT_OK
 
 
@@ -641,9 +750,11 @@ def main(
     """Run the CLI; returns the exit code."""
     environment = os.environ if env is None else env
     console = _Console(stdout or sys.stdout, stderr or sys.stderr)
-    debug = (argv is not None and "--debug" in argv) or (argv is None and "--debug" in sys.argv[1:])
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    debug = "--debug" in arguments
+    handler = _debug_log(console) if debug else None
     try:
-        args = _parser().parse_args(argv)
+        args = _parser(console.out).parse_args(arguments)
         colour = (
             console.out.isatty()
             and "NO_COLOR" not in environment
@@ -658,6 +769,8 @@ def main(
             sleep=sleep or time.sleep,
         )
         return _COMMANDS[args.command](ctx)
+    except _Exit as done:
+        return done.status
     except FailoverVerifyError as exc:
         if debug:
             console.error("".join(traceback.format_exception(exc)))
@@ -669,6 +782,32 @@ def main(
     except BrokenPipeError:
         # The reader went away (for example `| head`); nothing more to say.
         return EXIT_OK
+    finally:
+        if handler is not None:
+            logging.getLogger(_LOGGER).removeHandler(handler)
+
+
+_LOGGER: Final = "failover_verify"
+
+
+class _ConsoleHandler(logging.Handler):
+    """The package's log (retries, at INFO) on stderr, scrubbed like everything else."""
+
+    def __init__(self, console: _Console) -> None:
+        super().__init__(logging.INFO)
+        self.console = console
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.console.error(f"failover-verify: {record.getMessage()}")
+
+
+def _debug_log(console: _Console) -> logging.Handler:
+    handler = _ConsoleHandler(console)
+    logger = logging.getLogger(_LOGGER)
+    logger.addHandler(handler)
+    if logger.getEffectiveLevel() > logging.INFO:
+        logger.setLevel(logging.INFO)
+    return handler
 
 
 def run() -> None:  # pragma: no cover - console entry point

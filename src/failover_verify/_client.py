@@ -1,27 +1,46 @@
-"""Connection settings and the one place an Elasticsearch client is built."""
+"""Connection settings, read from arguments or the environment, and the one client factory."""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Self
+from typing import Annotated, ClassVar, Final, Self
 from urllib.parse import urlsplit
 
 from elasticsearch import Elasticsearch
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import ConfigDict, Field, SecretStr, model_validator
 
-from failover_verify._exceptions import ConfigurationError
+from failover_verify._exceptions import ConfigurationError, FailoverVerifyError
+from failover_verify._model import Model
 
-__all__ = ["ConnectionSettings", "connect"]
+__all__ = ["ENVIRONMENT", "ConnectionSettings", "connect"]
+
+ENVIRONMENT: Final[Mapping[str, str]] = {
+    "url": "ES_URL",
+    "cloud_id": "ES_CLOUD_ID",
+    "api_key": "ES_API_KEY",
+    "api_key_file": "ES_API_KEY_FILE",
+    "username": "ES_USERNAME",
+    "password": "ES_PASSWORD",
+    "ca_certs": "ES_CA_CERTS",
+}
+"""Each setting's environment variable: the one declaration the library and the CLI share.
+
+``ES_API_KEY_FILE`` names a file that holds the API key (the CLI's ``--api-key-file``).
+"""
 
 
-class ConnectionSettings(BaseModel):
+class ConnectionSettings(Model):
     """Where Elasticsearch is and how to authenticate.
 
     Secrets are held as :class:`pydantic.SecretStr`, so they never show in reprs, logs or
     JSON dumps. TLS certificates are verified unless ``verify_certs`` is turned off on purpose.
+    Build from values with :meth:`build`, or from ``ES_*`` variables with :meth:`from_env`.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+    invalid_error: ClassVar[type[FailoverVerifyError]] = ConfigurationError
 
     url: str | None = None
     cloud_id: str | None = None
@@ -32,38 +51,83 @@ class ConnectionSettings(BaseModel):
     verify_certs: bool = True
     request_timeout: Annotated[float, Field(gt=0)] = 30.0
 
+    # Raised as ConfigurationError, not ValueError, so pydantic lets the message through as is.
     @model_validator(mode="after")
     def _check(self) -> Self:
         if (self.url is None) == (self.cloud_id is None):
-            raise ValueError("give exactly one of an Elasticsearch URL or a cloud id")
+            raise ConfigurationError("give exactly one of an Elasticsearch URL or a cloud id")
         if self.url is not None:
             _check_url(self.url)
         if (self.username is None) != (self.password is None):
-            raise ValueError("basic auth needs both a username and a password")
+            raise ConfigurationError("basic auth needs both a username and a password")
         if self.api_key is not None and self.username is not None:
-            raise ValueError("give either an API key or a username and password, not both")
+            raise ConfigurationError("give either an API key or a username and password, not both")
         if self.ca_certs is not None and not self.ca_certs.is_file():
-            raise ValueError(f"the CA certificates file {self.ca_certs} does not exist")
+            raise ConfigurationError(f"the CA certificates file {self.ca_certs} does not exist")
         return self
 
     @classmethod
     def build(cls, **values: object) -> ConnectionSettings:
         """Validate settings, raising :class:`ConfigurationError` that names what to fix."""
-        try:
-            return cls.model_validate(values)
-        except ValueError as exc:
-            raise ConfigurationError(_first_error(exc)) from None
+        return cls.model_validate(values)
+
+    @classmethod
+    def from_env(
+        cls, env: Mapping[str, str] | None = None, **overrides: object
+    ) -> ConnectionSettings:
+        """Settings from the ``ES_*`` variables (:data:`ENVIRONMENT`), as the CLI reads them.
+
+        ``env`` defaults to the process environment; it is read here, when asked, never at
+        import. ``overrides`` (the same names as :meth:`build`, plus ``api_key_file``) win
+        over the environment; ``None`` leaves a setting to it. Empty variables count as unset.
+
+        >>> client = fv.connect(fv.ConnectionSettings.from_env())
+        """
+        source = os.environ if env is None else env
+        values: dict[str, object] = {}
+        for name, variable in ENVIRONMENT.items():
+            text = source.get(variable, "").strip()
+            if text:
+                values[name] = text
+        for name, value in overrides.items():
+            if name not in ENVIRONMENT and name not in cls.model_fields:
+                raise ConfigurationError(
+                    f"from_env() got an unknown setting {name}=; "
+                    f"known: {', '.join(sorted({*ENVIRONMENT, *cls.model_fields}))}"
+                )
+            if value is not None:
+                values[name] = value
+        key_file = values.pop("api_key_file", None)
+        if key_file is not None:
+            values["api_key"] = _read_key_file(Path(str(key_file)))
+        return cls.build(**values)
+
+    def __repr__(self) -> str:
+        where = self.url or f"cloud id {self.cloud_id}"
+        auth = "API key" if self.api_key else "basic auth" if self.username else "no auth"
+        return f"<ConnectionSettings {where} with {auth}>"
+
+
+def _read_key_file(path: Path) -> str:
+    try:
+        key = path.read_text("utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        raise ConfigurationError(f"cannot read the API key file {path}: {detail}") from None
+    if not key:
+        raise ConfigurationError(f"the API key file {path} is empty")
+    return key
 
 
 def _check_url(url: str) -> None:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(
+        raise ConfigurationError(
             f"the Elasticsearch URL {_redact_url(url)!r} is not an http(s) URL with a host; "
             "expected something like https://es.example.com:9243"
         )
     if parts.username or parts.password:
-        raise ValueError(
+        raise ConfigurationError(
             "the Elasticsearch URL must not carry credentials; "
             "use ES_API_KEY or ES_USERNAME/ES_PASSWORD instead"
         )
@@ -77,17 +141,6 @@ def _redact_url(url: str) -> str:
     if parts.port is not None:
         host = f"{host}:{parts.port}"
     return parts._replace(netloc=f"***@{host}").geturl()
-
-
-def _first_error(exc: ValueError) -> str:
-    errors = getattr(exc, "errors", None)
-    if callable(errors):
-        first = errors()[0]
-        message = str(first.get("msg", exc))
-        location = ".".join(str(part) for part in first.get("loc", ()))
-        message = message.removeprefix("Value error, ")
-        return f"{location}: {message}" if location else message
-    return str(exc)
 
 
 def connect(settings: ConnectionSettings) -> Elasticsearch:

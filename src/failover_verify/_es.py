@@ -19,7 +19,9 @@ from elastic_transport import ObjectApiResponse
 
 from failover_verify._exceptions import ConnectionFailed, ElasticsearchError, RequestRejected
 
-__all__ = ["Reader"]
+__all__ = ["Reader", "describe_error", "forget_secrets"]
+
+LOG: Final = logging.getLogger("failover_verify")
 
 # The client's own loggers; at DEBUG level they log whole response bodies.
 _CLIENT_LOGGERS: Final = (
@@ -148,12 +150,12 @@ class Reader:
                 return dict(request().body)
             except elasticsearch.ApiError as exc:
                 if exc.meta.status in _TRANSIENT_STATUS and attempt < self._retries:
-                    self._pause(attempt)
+                    self._pause(action, attempt, f"the server answered {exc.meta.status}")
                     continue
                 error = self._api_error(action, exc)
             except elasticsearch.TransportError as exc:
                 if attempt < self._retries and not isinstance(exc, elasticsearch.SSLError):
-                    self._pause(attempt)
+                    self._pause(action, attempt, type(exc).__name__)
                     continue
                 error = self._transport_error(action, exc)
             # The cause is dropped on purpose: client errors carry response bodies, which a
@@ -169,9 +171,19 @@ class Reader:
     def _attempts(self) -> Iterator[int]:
         return iter(range(self._retries + 1))
 
-    def _pause(self, attempt: int) -> None:
+    def _pause(self, action: str, attempt: int, why: str) -> None:
         # Full jitter keeps several watchers from retrying in lockstep against a sick cluster.
-        self._sleep(random.uniform(0, self._backoff * 2**attempt))  # noqa: S311
+        delay = random.uniform(0, self._backoff * 2**attempt)  # noqa: S311
+        LOG.info(
+            "retrying to %s at %s in %.2f s (attempt %d of %d): %s",
+            action,
+            self.target,
+            delay,
+            attempt + 2,
+            self._retries + 1,
+            why,
+        )
+        self._sleep(delay)
 
     def _transport_error(
         self, action: str, exc: elasticsearch.TransportError
@@ -180,12 +192,12 @@ class Reader:
         if isinstance(exc, elasticsearch.SSLError):
             return ConnectionFailed(
                 f"TLS failed talking to {self.target}: {_clip(str(exc.message))}; "
-                "give the cluster's CA with --ca-certs (or ES_CA_CERTS)"
+                "give the cluster's CA with ca_certs= (or ES_CA_CERTS)"
             )
         if isinstance(exc, elasticsearch.ConnectionTimeout):
             return ConnectionFailed(
                 f"Elasticsearch at {self.target} did not answer in time{tries} while trying to "
-                f"{action}; raise --timeout or try a shorter window"
+                f"{action}; raise request_timeout= or try a shorter window"
             )
         return ConnectionFailed(
             f"cannot reach Elasticsearch at {self.target}{tries} to {action}: "
@@ -256,8 +268,6 @@ def _clip(text: str) -> str:
     return text if len(text) <= _MAX_DETAIL else text[: _MAX_DETAIL - 1] + "…"
 
 
-def item_error(item: Mapping[str, Any]) -> str | None:
-    """The error of one msearch item, if it failed as a whole."""
-    if "error" not in item:
-        return None
+def describe_error(item: Mapping[str, Any]) -> str:
+    """One line for an error answer (a refused msearch item): its status and reason."""
     return f"{item.get('status', '?')} {_reason(item)}"

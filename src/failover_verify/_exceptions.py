@@ -19,9 +19,33 @@ with the original kept as ``__cause__``. Messages never contain secrets.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+__all__ = [
+    "ConfigurationError",
+    "ConnectionFailed",
+    "DefinitionsError",
+    "ElasticsearchError",
+    "FailoverVerifyError",
+    "PolicyError",
+    "RequestRejected",
+    "SourceError",
+    "UsageError",
+    "WindowError",
+]
+
 
 class FailoverVerifyError(Exception):
-    """The root of every error failover-verify raises."""
+    """The root of every error failover-verify raises.
+
+    ``details`` holds structured detail where there is some (for a model built from bad
+    values, every problem found); the message already says the first.
+    """
+
+    def __init__(self, message: str, *, details: Sequence[Mapping[str, Any]] = ()) -> None:
+        super().__init__(message)
+        self.details = tuple(details)
 
 
 class UsageError(FailoverVerifyError):

@@ -7,16 +7,25 @@ so records indexed meanwhile neither shift pages nor appear twice.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
 from typing import Any, Final
 
+import elasticsearch
 from elasticsearch.dsl import Q
 
 from failover_verify import _fields as f
+from failover_verify._answers import read_answer
 from failover_verify._exceptions import ElasticsearchError
-from failover_verify._policy import FEATURES
-from failover_verify._queries import feature_filter
-from failover_verify._verify import Verifier, check_features
-from failover_verify._window import TimeWindow
+from failover_verify._queries import DEFAULT_INDEX, signal_filter
+from failover_verify._types import FEATURES
+from failover_verify._verify import (
+    DEFAULT_TIME_FIELD,
+    Since,
+    Verifier,
+    check_features,
+    chosen_signals,
+    window_of,
+)
 
 __all__ = ["export_hits"]
 
@@ -27,31 +36,45 @@ _CODE_FIELDS: Final = (f.PROMPT, f.PREFIX, f.SUFFIX)
 
 
 def export_hits(
-    verifier: Verifier,
-    window: TimeWindow,
-    features: Sequence[str] = FEATURES,
+    client: elasticsearch.Elasticsearch | Verifier,
     *,
+    since: Since,
+    until: str | datetime | None = None,
+    features: Sequence[str] = FEATURES,
+    index: str = DEFAULT_INDEX,
+    time_field: str = DEFAULT_TIME_FIELD,
     include_code: bool = False,
     page_size: int = PAGE_SIZE,
     on_total: Callable[[int], None] | None = None,
+    retries: int = 2,
+    now: datetime | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """Yield each matching hit (``_index``, ``_id``, ``_source``) in time order.
+    """Yield each hit (``_index``, ``_id``, ``_source``) a verification would count, in time order.
 
-    ``on_total`` is called once with the number of matching records, for progress display.
-    Raises :class:`ElasticsearchError` if the server cannot be read or a page is partial:
-    an export with silent gaps would be worse evidence than none.
+    ``client`` is a client or a :class:`Verifier` (whose index, time field and policy are then
+    used). ``on_total`` is called once with the number of matching records, for progress.
+    Raises :class:`ElasticsearchError` if the server cannot be read or a page is partial: an
+    export with silent gaps would be worse evidence than none. The records' ``api_key`` field
+    is never exported; users' code (``prompt``, ``prefix``, ``suffix``) only with
+    ``include_code``.
     """
-    chosen = check_features(features)
+    verifier = (
+        client
+        if isinstance(client, Verifier)
+        else Verifier(client, index=index, time_field=time_field, retries=retries)
+    )
+    window = window_of(since, until, now)
+    signals = chosen_signals(check_features(features))
     plan = verifier.field_plan()
-    blockers, _ = verifier.preflight(plan, chosen)
-    problems = sorted({problem for feature in chosen for problem in blockers[feature]})
+    blockers, _ = verifier.preflight(plan, signals)
+    problems = sorted({problem for signal in signals for problem in blockers[signal.id]})
     if problems:
         raise ElasticsearchError(f"cannot export: {problems[0]}")
     policy = verifier.judge.policy
     query = Q(
         "bool",
         should=[
-            Q("bool", filter=feature_filter(feature, plan, window, policy)) for feature in chosen
+            Q("bool", filter=signal_filter(signal, plan, window, policy)) for signal in signals
         ],
         minimum_should_match=1,
     )
@@ -72,13 +95,18 @@ def export_hits(
             }
             if after is not None:
                 body["search_after"] = after
-            response = reader.search(None, body)
-            _check_complete(response)
-            pit_id = str(response.get("pit_id", pit_id))
+            answer = read_answer(reader.search(None, body))
+            if not answer.complete:
+                why = answer.refused or "; ".join(answer.problems)
+                raise ElasticsearchError(
+                    f"Elasticsearch returned a partial page ({why}); "
+                    "the export stopped rather than skip records"
+                )
+            pit_id = str(answer.body.get("pit_id", pit_id))
             if first and on_total is not None:
-                on_total(int(((response.get("hits") or {}).get("total") or {}).get("value", 0)))
+                on_total(answer.total)
             first = False
-            hits = (response.get("hits") or {}).get("hits") or []
+            hits = (answer.body.get("hits") or {}).get("hits") or []
             for hit in hits:
                 yield {
                     "_index": hit.get("_index"),
@@ -90,15 +118,3 @@ def export_hits(
             after = hits[-1].get("sort")
     finally:
         reader.close_point_in_time(pit_id)
-
-
-def _check_complete(response: dict[str, Any]) -> None:
-    shards = response.get("_shards") or {}
-    if response.get("timed_out") or int(shards.get("failed", 0)):
-        failures = shards.get("failures") or []
-        indices = sorted({str(item.get("index")) for item in failures if item.get("index")})
-        where = f" (failed in {', '.join(indices)})" if indices else ""
-        raise ElasticsearchError(
-            f"Elasticsearch returned a partial page{where}; "
-            "the export stopped rather than skip records"
-        )

@@ -90,7 +90,7 @@ def _time_problem(entry: Mapping[str, Any] | None, time_field: str) -> str | Non
     if not types <= _DATE_TYPES:
         return (
             f"the time field {time_field} is mapped as {', '.join(sorted(types))}, not as a date; "
-            "choose a date field with --time-field"
+            "choose a date field with time_field="
         )
     return None
 

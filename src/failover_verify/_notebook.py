@@ -15,18 +15,19 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Final, get_args
 
 from failover_verify._exceptions import UsageError
-from failover_verify._policy import FEATURES, Feature
-from failover_verify._queries import GROUP_FIELDS
-from failover_verify._registry import Resolution
-from failover_verify._report import NONE_KEY, FeatureReport, Report, RoleName, RoleSpan, Verdict
-from failover_verify._timeline import State, Switch, Timeline, TimelinePoint
-from failover_verify._window import TimeWindow
+from failover_verify._signals import SIGNALS
+from failover_verify._types import FEATURES, NONE_KEY, Feature, RoleName, State, Verdict
 
 if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.artist import Artist
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
+
+    from failover_verify._registry import Resolution
+    from failover_verify._report import FeatureReport, Report, RoleSpan
+    from failover_verify._timeline import Switch, Timeline, TimelinePoint
+    from failover_verify._window import TimeWindow
 
 __all__ = [
     "plot_timeline",
@@ -142,9 +143,11 @@ def report_frame(report: Report) -> pd.DataFrame:
         "primary_share": _floats(item.primary_share for item in features),
     }
     for role in ROLES:
-        spans = [item.seen.get(role, RoleSpan()) for item in features]
-        columns[f"{role}_first_seen"] = _utc_column([span.first for span in spans])
-        columns[f"{role}_last_seen"] = _utc_column([span.last for span in spans])
+        spans = [item.seen.get(role) for item in features]
+        columns[f"{role}_first_seen"] = _utc_column(
+            [span.first if span else None for span in spans]
+        )
+        columns[f"{role}_last_seen"] = _utc_column([span.last if span else None for span in spans])
     columns["complete"] = pandas.array([item.complete for item in features], dtype=bool)
     return pandas.DataFrame(columns)
 
@@ -163,7 +166,7 @@ def report_breakdown_frame(report: Report) -> pd.DataFrame:
         import pandas  # noqa: PLC0415
     except ImportError as exc:
         raise _missing("a breakdown DataFrame", "pandas", exc) from exc
-    names = list(dict.fromkeys(name for feature in FEATURES for name in GROUP_FIELDS[feature]))
+    names = list(dict.fromkeys(name for signal in SIGNALS for name in signal.group_fields))
     rows = [(item.feature, entry) for item in report.features.values() for entry in item.breakdown]
     columns: dict[str, object] = {
         "feature": pandas.Categorical([feature for feature, _ in rows], categories=FEATURES),

@@ -11,38 +11,33 @@ from collections.abc import Mapping
 from fnmatch import fnmatchcase
 from importlib import resources
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Any, ClassVar, Final
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from failover_verify._exceptions import PolicyError
+from failover_verify._exceptions import FailoverVerifyError, PolicyError
+from failover_verify._model import Model
+from failover_verify._signals import Signal, signals_for
+from failover_verify._types import FEATURES, Feature, Role
 
-__all__ = ["Feature", "Policy", "Role", "Rule"]
+__all__ = ["Policy", "Rule"]
 
-Feature = Literal["completion", "generation"]
-Role = Literal["primary", "failover"]
-FEATURES: Final[tuple[Feature, ...]] = ("completion", "generation")
 NONE_PATTERN: Final = "<none>"
-
-CONDITION_KEYS: Final[Mapping[Feature, frozenset[str]]] = {
-    "completion": frozenset({"model_provider", "model_name"}),
-    "generation": frozenset({"provider", "model", "prompt_version", "resolved_version"}),
-}
-_FEATURE_KEYS: Final[Mapping[Feature, frozenset[str]]] = {
-    "completion": frozenset({"rules"}),
-    "generation": frozenset({"rules", "prompt_ids"}),
-}
 _RULE_KEYS: Final = frozenset({"role", "note"})
 
 
-class Rule(BaseModel):
+class Rule(Model):
     """If every condition holds, the record has ``role``."""
 
-    model_config = ConfigDict(frozen=True)
+    invalid_error: ClassVar[type[FailoverVerifyError]] = PolicyError
 
     role: Role
     conditions: dict[str, tuple[str, ...]]
     note: str = ""
+
+    def applies_to(self, values: Mapping[str, str | None]) -> bool:
+        """Whether the rule tests only keys the values have (those a signal offers)."""
+        return all(key in values for key in self.conditions)
 
     def matches(self, values: Mapping[str, str | None]) -> bool:
         return all(
@@ -60,15 +55,30 @@ def _matches_any(value: str | None, patterns: tuple[str, ...]) -> bool:
     return any(pattern != NONE_PATTERN and fnmatchcase(value, pattern) for pattern in patterns)
 
 
-class Policy(BaseModel):
-    """Ordered rules per feature, plus which registry prompt ids are code generation."""
+class Policy(Model):
+    """Ordered rules per feature, and the settings its signals read (such as prompt ids).
 
-    model_config = ConfigDict(frozen=True)
+    A rule applies to the records of every signal of its feature that offers all the keys the
+    rule tests; the first applicable rule that matches decides the role.
+    """
+
+    invalid_error: ClassVar[type[FailoverVerifyError]] = PolicyError
 
     source: str = Field(description="where the policy came from")
-    completion: tuple[Rule, ...]
-    generation: tuple[Rule, ...]
-    generation_prompt_ids: tuple[str, ...]
+    rules: dict[Feature, tuple[Rule, ...]]
+    settings: dict[Feature, dict[str, tuple[str, ...]]]
+
+    @property
+    def completion(self) -> tuple[Rule, ...]:
+        return self.rules_for("completion")
+
+    @property
+    def generation(self) -> tuple[Rule, ...]:
+        return self.rules_for("generation")
+
+    @property
+    def generation_prompt_ids(self) -> tuple[str, ...]:
+        return self.settings["generation"]["prompt_ids"]
 
     @classmethod
     def default(cls) -> Policy:
@@ -106,51 +116,47 @@ class Policy(BaseModel):
                 f"the policy {source} must say schema = 1 (got {data.get('schema')!r})"
             )
         rules: dict[Feature, tuple[Rule, ...]] = {}
-        prompt_ids: tuple[str, ...] = ()
+        settings: dict[Feature, dict[str, tuple[str, ...]]] = {}
         for feature in FEATURES:
             section = data.get(feature)
             if not isinstance(section, Mapping):
                 raise PolicyError(f"the policy {source} needs a [{feature}] table")
-            unknown = set(section) - _FEATURE_KEYS[feature]
+            signals = signals_for(feature)
+            wanted = {name for signal in signals for name in signal.settings}
+            unknown = set(section) - {"rules", *wanted}
             if unknown:
                 raise PolicyError(
                     f"the policy {source} has unknown keys {sorted(unknown)} in [{feature}]; "
-                    f"allowed: {', '.join(sorted(_FEATURE_KEYS[feature]))}"
+                    f"allowed: {', '.join(sorted({'rules', *wanted}))}"
                 )
-            rules[feature] = _read_rules(section.get("rules"), feature, source)
-            if feature == "generation":
-                prompt_ids = _read_prompt_ids(section.get("prompt_ids"), source)
-        return cls(
-            source=source,
-            completion=rules["completion"],
-            generation=rules["generation"],
-            generation_prompt_ids=prompt_ids,
-        )
+            rules[feature] = _read_rules(section.get("rules"), feature, signals, source)
+            settings[feature] = {
+                name: _read_setting(section.get(name), feature, name, signals, source)
+                for name in sorted(wanted)
+            }
+        return cls(source=source, rules=rules, settings=settings)
 
     def rules_for(self, feature: Feature) -> tuple[Rule, ...]:
-        return self.completion if feature == "completion" else self.generation
+        return self.rules[feature]
 
     def classify(self, feature: Feature, values: Mapping[str, str | None]) -> Rule | None:
-        """The first rule that matches, or ``None``: the record is unclassified."""
+        """The first rule that applies to ``values`` and matches, or ``None``: unclassified."""
         for rule in self.rules_for(feature):
-            if rule.matches(values):
+            if rule.applies_to(values) and rule.matches(values):
                 return rule
         return None
 
-    def is_generation_prompt(self, prompt_id: str | None) -> bool:
-        if prompt_id is None:
-            return False
-        return any(
-            prompt_id == base or prompt_id.startswith(f"{base}/")
-            for base in self.generation_prompt_ids
-        )
+    def settings_for(self, signal: Signal) -> dict[str, tuple[str, ...]]:
+        return self.settings[signal.feature]
 
 
-def _read_rules(raw: object, feature: Feature, source: str) -> tuple[Rule, ...]:
+def _read_rules(
+    raw: object, feature: Feature, signals: tuple[Signal, ...], source: str
+) -> tuple[Rule, ...]:
     where = f"the policy {source}, [[{feature}.rules]]"
     if not isinstance(raw, list) or not raw:
         raise PolicyError(f"{where}: at least one rule is needed")
-    allowed = CONDITION_KEYS[feature]
+    allowed = frozenset().union(*(signal.condition_keys for signal in signals))
     rules = []
     for number, entry in enumerate(raw, start=1):
         if not isinstance(entry, Mapping):
@@ -183,18 +189,28 @@ def _read_rules(raw: object, feature: Feature, source: str) -> tuple[Rule, ...]:
             raise PolicyError(
                 f"{where} #{number} has no condition; name at least one of {sorted(allowed)}"
             )
+        if not any(set(conditions) <= signal.condition_keys for signal in signals):
+            offered = "; ".join(
+                f"{signal.title}: {', '.join(sorted(signal.condition_keys))}" for signal in signals
+            )
+            raise PolicyError(
+                f"{where} #{number} tests {', '.join(sorted(conditions))}, which no one kind of "
+                f"{feature} record has together ({offered})"
+            )
         rules.append(Rule(role=role, conditions=conditions, note=note))
     return tuple(rules)
 
 
-def _read_prompt_ids(raw: object, source: str) -> tuple[str, ...]:
+def _read_setting(
+    raw: object, feature: Feature, name: str, signals: tuple[Signal, ...], source: str
+) -> tuple[str, ...]:
     if (
         not isinstance(raw, list)
         or not raw
         or not all(isinstance(item, str) and item and not item.endswith("/") for item in raw)
     ):
+        meaning = next(signal.settings[name] for signal in signals if name in signal.settings)
         raise PolicyError(
-            f"the policy {source}: [generation] prompt_ids must be a non-empty list of prompt ids "
-            'such as ["code_suggestions/generations"]'
+            f"the policy {source}: [{feature}] {name} must be a non-empty list of {meaning}"
         )
     return tuple(raw)

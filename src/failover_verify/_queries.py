@@ -1,4 +1,4 @@
-"""Elasticsearch queries and their Kibana (KQL) twins, built from one definition per feature.
+"""Elasticsearch queries and their Kibana (KQL) twins, built from the signal definitions.
 
 Every value a user or a log record supplies is sent as a structured query value (``term``,
 ``prefix``, ``match_phrase``), never inside a query string that Elasticsearch would parse.
@@ -8,86 +8,59 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Any, Final
 
 from elasticsearch.dsl import A, Q, Search
 from elasticsearch.dsl.query import Query
 
 from failover_verify import _fields as f
 from failover_verify._mapping import FieldChoice, FieldPlan
-from failover_verify._policy import Feature, Policy
+from failover_verify._policy import Policy
+from failover_verify._signals import SIGNALS, Condition, Signal
 from failover_verify._window import TimeWindow
 
 __all__ = [
     "DEFAULT_INDEX",
-    "GROUP_FIELDS",
-    "Condition",
-    "feature_conditions",
-    "feature_search",
+    "GROUPS_AGG",
+    "LATEST_AGG",
+    "SEEN_AGG",
+    "TIMELINE_BUCKET",
+    "TIMELINE_PAGE_SIZE",
+    "all_field_names",
+    "evidence_fields",
     "kql",
+    "signal_filter",
+    "signal_search",
+    "timeline_search",
+    "usable_group_fields",
 ]
 
 DEFAULT_INDEX: Final = "pubsub-mlops-inf-gprod-*"
 # Composite pages are bounded by distinct field combinations, never by matching documents.
 GROUP_PAGE_SIZE: Final = 500
+TIMELINE_PAGE_SIZE: Final = 1000
 SEARCH_TIMEOUT: Final = "25s"
-
-# The logical fields each feature is counted by (composite source name -> document field).
-GROUP_FIELDS: Final[dict[Feature, dict[str, str]]] = {
-    "completion": {"model_provider": f.MODEL_PROVIDER, "model_name": f.MODEL_NAME},
-    "generation": {
-        "prompt_id": f.PROMPT_ID,
-        "prompt_version": f.PROMPT_VERSION,
-        "model_class_provider": f.MODEL_CLASS_PROVIDER,
-        "model_identifier": f.MODEL_IDENTIFIER,
-    },
-}
-# Without these a feature cannot be classified at all; the others only add detail.
-REQUIRED_GROUP_FIELDS: Final[dict[Feature, frozenset[str]]] = {
-    "completion": frozenset({"model_provider"}),
-    "generation": frozenset({"prompt_id", "prompt_version"}),
-}
-EVIDENCE_FIELDS: Final = (
-    f.INGEST_TIME,
-    f.EVENT_TIME,
-    f.MESSAGE,
-    f.CORRELATION_ID,
-    f.SERVICE_NAME,
-    f.MODEL_PROVIDER,
-    f.MODEL_NAME,
-    f.PROMPT_ID,
-    f.PROMPT_NAME,
-    f.PROMPT_VERSION,
-    f.MODEL_IDENTIFIER,
-    f.MODEL_CLASS_PROVIDER,
-)
+# Aggregation names shared with the answer reader (_answers.py).
+GROUPS_AGG: Final = "groups"
+SEEN_AGG: Final = "seen"
+LATEST_AGG: Final = "latest"
+TIMELINE_BUCKET: Final = "bucket"
+# Shown with every sample record, whatever its signal.
+_COMMON_EVIDENCE: Final = (f.INGEST_TIME, f.EVENT_TIME, f.MESSAGE, f.CORRELATION_ID, f.SERVICE_NAME)
 
 
 def all_field_names() -> list[str]:
-    """Every logical field a verification reads, for one field-capabilities request."""
+    """Every document field a verification reads, for one field-capabilities request."""
     names = {f.MESSAGE}
-    for fields in GROUP_FIELDS.values():
-        names.update(fields.values())
+    for signal in SIGNALS:
+        names.update(signal.group_fields.values())
     return sorted(names)
 
 
-@dataclass(frozen=True)
-class Condition:
-    """One filter of a feature's definition: ``field`` equals (or lies under) a value."""
-
-    field: str
-    values: tuple[str, ...]
-    kind: Literal["equals", "under"] = "equals"
-
-
-def feature_conditions(feature: Feature, policy: Policy) -> tuple[Condition, ...]:
-    if feature == "completion":
-        return (Condition(f.MESSAGE, (f.COMPLETION_MESSAGE,)),)
-    return (
-        Condition(f.MESSAGE, (f.REGISTRY_MESSAGE,)),
-        Condition(f.PROMPT_ID, policy.generation_prompt_ids, "under"),
-    )
+def evidence_fields(signal: Signal) -> tuple[str, ...]:
+    """The fields a sample record of ``signal`` shows (never users' code or credentials)."""
+    fields = (*_COMMON_EVIDENCE, *signal.evidence_fields)
+    return tuple(path for path in dict.fromkeys(fields) if path not in f.PRIVATE_FIELDS)
 
 
 def _condition_query(condition: Condition, choice: FieldChoice) -> Query:
@@ -118,56 +91,87 @@ def window_query(time_field: str, window: TimeWindow) -> Query:
     )
 
 
-def feature_filter(
-    feature: Feature, plan: FieldPlan, window: TimeWindow, policy: Policy
+def signal_filter(
+    signal: Signal, plan: FieldPlan, window: TimeWindow, policy: Policy
 ) -> list[Query]:
-    conditions = feature_conditions(feature, policy)
+    """The filters that select a signal's records in the window."""
+    conditions = signal.conditions(policy.settings_for(signal))
     return [
         window_query(plan.time_field, window),
         *(_condition_query(condition, plan.choice(condition.field)) for condition in conditions),
     ]
 
 
-def usable_group_fields(feature: Feature, plan: FieldPlan) -> dict[str, str]:
+def usable_group_fields(signal: Signal, plan: FieldPlan) -> dict[str, str]:
     """Composite source name -> exact field, for the group fields that can be counted."""
     usable = {}
-    for name, field in GROUP_FIELDS[feature].items():
-        choice = plan.choice(field)
+    for name, path in signal.group_fields.items():
+        choice = plan.choice(path)
         if choice.exact_field is not None:
             usable[name] = choice.exact_field
         elif not choice.mapped:
             # Unmapped everywhere: every record lacks it, which composite reports as null.
-            usable[name] = field
+            usable[name] = path
     return usable
 
 
-def feature_search(
-    feature: Feature,
-    plan: FieldPlan,
-    window: TimeWindow,
-    policy: Policy,
-) -> Search:
-    """One request that counts a feature's records in the window, grouped for classification."""
-    sources = [
+def _terms_sources(signal: Signal, plan: FieldPlan) -> list[dict[str, Any]]:
+    return [
         {name: {"terms": {"field": field, "missing_bucket": True}}}
-        for name, field in usable_group_fields(feature, plan).items()
+        for name, field in usable_group_fields(signal, plan).items()
     ]
-    groups = A("composite", sources=sources, size=GROUP_PAGE_SIZE)
+
+
+def signal_search(signal: Signal, plan: FieldPlan, window: TimeWindow, policy: Policy) -> Search:
+    """One request that counts a signal's records in the window, grouped for classification."""
+    groups = A("composite", sources=_terms_sources(signal, plan), size=GROUP_PAGE_SIZE)
     # One stats sub-aggregation gives first and last seen for about the cost of one of min
     # or max (measured at 1,000,000 records: 84 ms against 96 ms for the whole msearch).
-    groups.metric("seen", "stats", field=plan.time_field)
+    groups.metric(SEEN_AGG, "stats", field=plan.time_field)
     groups.metric(
-        "latest",
+        LATEST_AGG,
         "top_hits",
         size=1,
         sort=[{plan.time_field: {"order": "desc"}}],
-        _source={"includes": list(EVIDENCE_FIELDS)},
+        _source={"includes": list(evidence_fields(signal))},
     )
     search = Search(index=plan.index).query(
-        Q("bool", filter=feature_filter(feature, plan, window, policy))
+        Q("bool", filter=signal_filter(signal, plan, window, policy))
     )
     search = search.extra(size=0, track_total_hits=True, timeout=SEARCH_TIMEOUT)
-    search.aggs.bucket("groups", groups)
+    search.aggs.bucket(GROUPS_AGG, groups)
+    return search
+
+
+def timeline_search(
+    signal: Signal,
+    plan: FieldPlan,
+    window: TimeWindow,
+    policy: Policy,
+    *,
+    interval_seconds: int,
+    after: dict[str, Any] | None = None,
+) -> Search:
+    """Counts per time bucket and grouped values: one composite page of a timeline."""
+    sources: list[dict[str, Any]] = [
+        {
+            TIMELINE_BUCKET: {
+                "date_histogram": {
+                    "field": plan.time_field,
+                    "fixed_interval": f"{interval_seconds}s",
+                }
+            }
+        },
+        *_terms_sources(signal, plan),
+    ]
+    options: dict[str, Any] = {"sources": sources, "size": TIMELINE_PAGE_SIZE}
+    if after is not None:
+        options["after"] = after
+    search = Search(index=plan.index).query(
+        Q("bool", filter=signal_filter(signal, plan, window, policy))
+    )
+    search = search.extra(size=0, track_total_hits=True, timeout=SEARCH_TIMEOUT)
+    search.aggs.bucket(GROUPS_AGG, A("composite", **options))
     return search
 
 
@@ -184,7 +188,7 @@ def _kql_unquoted(value: str) -> str:
 
 
 def kql(conditions: Sequence[Condition]) -> str:
-    """The Kibana Query Language form of a feature definition, for the Discover link."""
+    """The Kibana Query Language form of a signal's filters, for the Discover link."""
     parts = []
     for condition in conditions:
         options = [_kql_quoted(value) for value in condition.values]
@@ -193,41 +197,3 @@ def kql(conditions: Sequence[Condition]) -> str:
         joined = options[0] if len(options) == 1 else f"({' or '.join(options)})"
         parts.append(f"{condition.field}: {joined}")
     return " and ".join(parts)
-
-
-TIMELINE_PAGE_SIZE: Final = 1000
-
-
-def timeline_search(
-    feature: Feature,
-    plan: FieldPlan,
-    window: TimeWindow,
-    policy: Policy,
-    *,
-    interval_seconds: int,
-    after: dict[str, Any] | None = None,
-) -> Search:
-    """Counts per time bucket and grouped values: one composite page of a timeline."""
-    sources: list[dict[str, Any]] = [
-        {
-            "bucket": {
-                "date_histogram": {
-                    "field": plan.time_field,
-                    "fixed_interval": f"{interval_seconds}s",
-                }
-            }
-        }
-    ]
-    sources += [
-        {name: {"terms": {"field": field, "missing_bucket": True}}}
-        for name, field in usable_group_fields(feature, plan).items()
-    ]
-    options: dict[str, Any] = {"sources": sources, "size": TIMELINE_PAGE_SIZE}
-    if after is not None:
-        options["after"] = after
-    search = Search(index=plan.index).query(
-        Q("bool", filter=feature_filter(feature, plan, window, policy))
-    )
-    search = search.extra(size=0, track_total_hits=True, timeout=SEARCH_TIMEOUT)
-    search.aggs.bucket("groups", A("composite", **options))
-    return search

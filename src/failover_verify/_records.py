@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Annotated, Any, Literal
+from types import MappingProxyType
+from typing import Annotated, Any, ClassVar, Final, Literal
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, BeforeValidator, ConfigDict, Field
 
 from failover_verify import _fields as f
+from failover_verify._exceptions import UsageError
+from failover_verify._model import Model
 
 __all__ = [
     "CompletionRecord",
@@ -35,8 +38,30 @@ def _as_string_list(value: object) -> object:
 OptionalText = Annotated[str | None, BeforeValidator(_blank_to_none)]
 
 
-class _RecordBase(BaseModel):
+_COMMON: Final = {
+    "ingest_time": f.INGEST_TIME,
+    "event_time": f.EVENT_TIME,
+    "logger": f.LOGGER,
+    "level": f.LEVEL,
+    "severity": f.SEVERITY,
+    "correlation_id": f.CORRELATION_ID,
+    "service_name": f.SERVICE_NAME,
+    "revision_name": f.REVISION_NAME,
+    "location": f.LOCATION,
+}
+
+
+class _RecordBase(Model):
+    """What every gateway record has. Each subclass is one log message.
+
+    A subclass names its message (``MESSAGE``) and where each of its fields lives in a
+    document (``PATHS``, attribute -> dotted path); :func:`parse_hit` reads any of them.
+    """
+
     model_config = ConfigDict(frozen=True, extra="forbid", str_max_length=1_000_000)
+
+    MESSAGE: ClassVar[str]
+    PATHS: ClassVar[Mapping[str, str]]
 
     index: str
     id: str
@@ -62,6 +87,20 @@ class CompletionRecord(_RecordBase):
     need them but never shown in evidence. The record's ``api_key`` field is not read at all.
     """
 
+    MESSAGE: ClassVar[str] = f.COMPLETION_MESSAGE
+    PATHS: ClassVar[Mapping[str, str]] = MappingProxyType(
+        {
+            **_COMMON,
+            "model_provider": f.MODEL_PROVIDER,
+            "model_name": f.MODEL_NAME,
+            "current_file_name": f.CURRENT_FILE_NAME,
+            "stream": f.STREAM,
+            "prompt": f.PROMPT,
+            "prefix": f.PREFIX,
+            "suffix": f.SUFFIX,
+        }
+    )
+
     kind: Literal["completion"] = "completion"
     model_provider: OptionalText = None
     model_name: OptionalText = None
@@ -75,6 +114,19 @@ class CompletionRecord(_RecordBase):
 class RegistryRecord(_RecordBase):
     """A ``Returning prompt from the registry`` record (logger ``prompts``), any era."""
 
+    MESSAGE: ClassVar[str] = f.REGISTRY_MESSAGE
+    PATHS: ClassVar[Mapping[str, str]] = MappingProxyType(
+        {
+            **_COMMON,
+            "prompt_id": f.PROMPT_ID,
+            "prompt_name": f.PROMPT_NAME,
+            "prompt_version": f.PROMPT_VERSION,
+            "model_identifier": f.MODEL_IDENTIFIER,
+            "model_class_provider": f.MODEL_CLASS_PROVIDER,
+            "enabled_by_namespace_ids": f.ENABLED_BY_NAMESPACES,
+        }
+    )
+
     kind: Literal["registry"] = "registry"
     prompt_id: OptionalText = None
     prompt_name: OptionalText = None
@@ -87,9 +139,11 @@ class RegistryRecord(_RecordBase):
 
 
 Record = CompletionRecord | RegistryRecord
+# Every record kind parse_hit reads; a new kind is a new class above and an entry here.
+RECORD_TYPES: Final[tuple[type[Record], ...]] = (CompletionRecord, RegistryRecord)
 
 
-class ParseProblem(BaseModel):
+class ParseProblem(Model):
     """A hit that could not be read as a record: counted and shown, never fatal."""
 
     model_config = ConfigDict(frozen=True)
@@ -99,46 +153,12 @@ class ParseProblem(BaseModel):
     reason: str
 
 
-_COMMON = {
-    "ingest_time": f.INGEST_TIME,
-    "event_time": f.EVENT_TIME,
-    "logger": f.LOGGER,
-    "level": f.LEVEL,
-    "severity": f.SEVERITY,
-    "correlation_id": f.CORRELATION_ID,
-    "service_name": f.SERVICE_NAME,
-    "revision_name": f.REVISION_NAME,
-    "location": f.LOCATION,
-}
-_COMPLETION = {
-    **_COMMON,
-    "model_provider": f.MODEL_PROVIDER,
-    "model_name": f.MODEL_NAME,
-    "current_file_name": f.CURRENT_FILE_NAME,
-    "stream": f.STREAM,
-    "prompt": f.PROMPT,
-    "prefix": f.PREFIX,
-    "suffix": f.SUFFIX,
-}
-_REGISTRY = {
-    **_COMMON,
-    "prompt_id": f.PROMPT_ID,
-    "prompt_name": f.PROMPT_NAME,
-    "prompt_version": f.PROMPT_VERSION,
-    "model_identifier": f.MODEL_IDENTIFIER,
-    "model_class_provider": f.MODEL_CLASS_PROVIDER,
-    "enabled_by_namespace_ids": f.ENABLED_BY_NAMESPACES,
-}
-_CONTEXT_START = len(f.PAYLOAD) + 1
+_CONTEXT_START: Final = len(f.PAYLOAD) + 1
 
-_Model = type[CompletionRecord] | type[RegistryRecord]
 # Per record message: the model, its field -> path map, and the reverse for one lookup per key.
-_KINDS: dict[str, tuple[_Model, Mapping[str, str], Mapping[str, str]]] = {
-    message: (model, paths, {path: name for name, path in paths.items()})
-    for message, model, paths in (
-        (f.COMPLETION_MESSAGE, CompletionRecord, _COMPLETION),
-        (f.REGISTRY_MESSAGE, RegistryRecord, _REGISTRY),
-    )
+_KINDS: Final[dict[str, tuple[type[Record], Mapping[str, str], Mapping[str, str]]]] = {
+    kind.MESSAGE: (kind, kind.PATHS, {path: name for name, path in kind.PATHS.items()})
+    for kind in RECORD_TYPES
 }
 
 
@@ -185,13 +205,13 @@ def parse_hit(hit: Mapping[str, Any]) -> Record | ParseProblem | None:
         values["gitlab_context"] = context
     try:
         return model.model_validate(values)
-    except ValidationError as exc:
+    except UsageError as exc:
         return ParseProblem(index=index, id=doc_id, reason=_describe(exc, paths))
 
 
 def _kind(
     flat: Mapping[str, Any], objects: set[str]
-) -> tuple[_Model, Mapping[str, str], Mapping[str, str]] | str | None:
+) -> tuple[type[Record], Mapping[str, str], Mapping[str, str]] | str | None:
     """The record model and field maps for a hit's message, a problem, or None if not ours."""
     message = flat.get(f.MESSAGE)
     if f.MESSAGE in objects:
@@ -220,11 +240,13 @@ def _text_or_none(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def _describe(exc: ValidationError, paths: Mapping[str, str]) -> str:
-    first = exc.errors(include_url=False, include_input=False)[0]
-    location = first["loc"][0] if first["loc"] else ""
+def _describe(exc: UsageError, paths: Mapping[str, str]) -> str:
+    if not exc.details:
+        return _clip(str(exc))
+    first = exc.details[0]
+    location = first["loc"][0] if first.get("loc") else ""
     name = paths.get(str(location), str(location))
-    more = exc.error_count() - 1
+    more = len(exc.details) - 1
     suffix = f" (and {more} more)" if more else ""
     return _clip(f"{name}: {first['msg']}{suffix}")
 

@@ -29,8 +29,9 @@ from poetry.core.constraints.version import Version, VersionConstraint, parse_co
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from failover_verify._exceptions import DefinitionsError
+from failover_verify._model import Model
 
-__all__ = ["PromptRegistry", "Resolution", "ResolutionSource", "ResolutionStatus"]
+__all__ = ["PromptRegistry", "Resolution", "ResolutionStatus"]
 
 ResolutionSource = Literal["record", "definitions", "snapshot"]
 ResolutionStatus = Literal[
@@ -58,7 +59,7 @@ _MODEL_CONFIGS_PREFIX = "ai_gateway/prompts/model_configs"
 _SNAPSHOT_RESOURCE = "data/prompt-snapshot.toml"
 
 
-class Resolution(BaseModel):
+class Resolution(Model):
     """What a record's prompt version resolves to, with the evidence for it.
 
     ``status`` is ``resolved`` when the provider is known; ``model`` may still be ``None`` when

@@ -4,12 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Final, Literal
+from typing import TYPE_CHECKING, Final
 
-from failover_verify._report import FeatureReport, Report
-from failover_verify._timeline import Timeline
+from failover_verify._types import Role
 
-__all__ = ["Style", "render_progress", "render_report"]
+if TYPE_CHECKING:
+    from failover_verify._report import FeatureReport, Report
+    from failover_verify._timeline import Timeline
+
+__all__ = [
+    "Style",
+    "plain_feature",
+    "plain_report",
+    "render_progress",
+    "render_report",
+    "render_switches",
+]
 
 _COLOURS: Final = {
     "green": "32",
@@ -56,9 +66,7 @@ def _counts(counts: Mapping[str, int], total: int) -> str:
     return ", ".join(shown)
 
 
-def _verdict_style(
-    feature: FeatureReport, expect: Literal["primary", "failover"] | None
-) -> tuple[str, ...]:
+def _verdict_style(feature: FeatureReport, expect: Role | None) -> tuple[str, ...]:
     if not feature.definite:
         return ("yellow", "bold")
     if expect is not None:
@@ -68,9 +76,7 @@ def _verdict_style(
     )
 
 
-def render_report(
-    report: Report, style: Style, *, expect: Literal["primary", "failover"] | None
-) -> str:
+def render_report(report: Report, style: Style, *, expect: Role | None) -> str:
     lines = [
         style(f"{report.index}  {_time(report.window.start)} → {_time(report.window.end)}", "bold"),
         style(
@@ -94,9 +100,7 @@ def render_report(
     return "\n".join(lines)
 
 
-def _feature_lines(
-    feature: FeatureReport, style: Style, expect: Literal["primary", "failover"] | None
-) -> list[str]:
+def _feature_lines(feature: FeatureReport, style: Style, expect: Role | None) -> list[str]:
     verdict = style(feature.verdict.upper().replace("_", " "), *_verdict_style(feature, expect))
     lines = [f"{style(feature.feature, 'bold'):<12}  {verdict}  {feature.reason}"]
 
@@ -150,3 +154,13 @@ def render_switches(timeline: Timeline) -> list[str]:
         f"(first {timeline.interval_seconds}s bucket at or above {timeline.threshold:.0%})"
         for switch in timeline.switches
     ]
+
+
+def plain_report(report: Report) -> str:
+    """The whole report as plain text: what ``str(report)`` shows."""
+    return render_report(report, Style(colour=False), expect=None)
+
+
+def plain_feature(feature: FeatureReport) -> str:
+    """One feature's part of the report as plain text: what ``str(feature)`` shows."""
+    return "\n".join(_feature_lines(feature, Style(colour=False), None))

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import TYPE_CHECKING, Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, Field
 
-from failover_verify._policy import Feature
+from failover_verify._model import Model
 from failover_verify._records import ParseProblem
 from failover_verify._registry import Resolution
+from failover_verify._types import DEFINITE_VERDICTS, Feature, Role, RoleName, Verdict
 from failover_verify._window import TimeWindow
 
 if TYPE_CHECKING:
@@ -22,30 +22,19 @@ __all__ = [
     "ParseSummary",
     "Report",
     "RoleSpan",
-    "Verdict",
-    "decide",
 ]
 
-Verdict = Literal["primary", "failover", "mixed", "no_data", "inconclusive"]
-RoleName = Literal["primary", "failover", "unclassified"]
-DEFINITE_VERDICTS: Final = frozenset({"primary", "failover", "mixed"})
-NONE_KEY: Final = "(none)"
-UNRESOLVED_KEY: Final = "(unresolved)"
 SCHEMA_VERSION: Final = 1
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-
-class RoleSpan(_Model):
+class RoleSpan(Model):
     """When records of one role were first and last seen in the window."""
 
     first: AwareDatetime | None = None
     last: AwareDatetime | None = None
 
 
-class Breakdown(_Model):
+class Breakdown(Model):
     """Records sharing the same grouped field values, and how the policy classified them."""
 
     values: dict[str, str | None]
@@ -57,7 +46,7 @@ class Breakdown(_Model):
     resolution: Resolution | None = None
 
 
-class Evidence(_Model):
+class Evidence(Model):
     """One sample record: where it is, when, how it was classified, and its telling fields."""
 
     index: str | None
@@ -67,14 +56,14 @@ class Evidence(_Model):
     fields: dict[str, str | int | float | bool | None]
 
 
-class ParseSummary(_Model):
+class ParseSummary(Model):
     """Hits that could not be read as records (only when records are read one by one)."""
 
     count: int = 0
     examples: list[ParseProblem] = Field(default_factory=list)
 
 
-class FeatureReport(_Model):
+class FeatureReport(Model):
     """The answer for one feature (code completion or code generation)."""
 
     feature: Feature
@@ -105,8 +94,17 @@ class FeatureReport(_Model):
     def definite(self) -> bool:
         return self.verdict in DEFINITE_VERDICTS
 
+    def __repr__(self) -> str:
+        share = "-" if self.failover_share is None else f"{self.failover_share:.0%}"
+        return f"<FeatureReport {self.feature} {self.verdict} failover {share} of {self.total}>"
 
-class Report(_Model):
+    def __str__(self) -> str:
+        from failover_verify._render import plain_feature  # noqa: PLC0415
+
+        return plain_feature(self)
+
+
+class Report(Model):
     """Verdicts for each requested feature over one window, with the evidence behind them."""
 
     schema_version: int = SCHEMA_VERSION
@@ -129,15 +127,13 @@ class Report(_Model):
         """Every feature has a definite verdict (primary, failover or mixed)."""
         return all(feature.definite for feature in self.features.values())
 
-    def meets(self, expect: Literal["primary", "failover"]) -> bool | None:
+    def meets(self, expect: Role) -> bool | None:
         """True if every feature's verdict is ``expect``; None if some cannot be told."""
         if not self.definite:
             return None
         return all(feature.verdict == expect for feature in self.features.values())
 
-    def to_json_dict(
-        self, *, expect: Literal["primary", "failover"] | None = None
-    ) -> dict[str, Any]:
+    def to_json_dict(self, *, expect: Role | None = None) -> dict[str, Any]:
         """The documented JSON form: the report plus ``ok`` and ``expect`` at top level."""
         data = self.model_dump(mode="json", by_alias=True)
         data["ok"] = None if expect is None else self.meets(expect)
@@ -167,63 +163,11 @@ class Report(_Model):
 
         return report_html(self)
 
+    def __repr__(self) -> str:
+        verdicts = ", ".join(f"{name} {item.verdict}" for name, item in self.features.items())
+        return f"<Report {self.window.describe()}: {verdicts}>"
 
-def decide(
-    *,
-    total: int,
-    primary: int,
-    failover: int,
-    unclassified: int,
-    complete: bool,
-    blockers: list[str],
-    threshold: float,
-    min_count: int,
-) -> tuple[Verdict, str]:
-    """Turn counts into a verdict, preferring "cannot tell" to a wrong answer."""
-    if blockers:
-        return "inconclusive", blockers[0]
-    if not complete:
-        return "inconclusive", "Elasticsearch returned partial results, so the counts may be wrong"
-    if total == 0:
-        return "no_data", "no matching records in the window"
-    if total < min_count:
-        return (
-            "inconclusive",
-            f"only {total} records in the window; at least {min_count} are needed",
-        )
-    if failover / total >= threshold:
-        return (
-            "failover",
-            f"{_pct(failover, total)} of {total} records are on the failover provider",
-        )
-    if primary / total >= threshold:
-        return "primary", f"{_pct(primary, total)} of {total} records are on the primary provider"
-    if unclassified / total > 1 - threshold:
-        unmatched = (
-            f"{_pct(unclassified, total)} of {total} records match no policy rule; "
-            "see the breakdown, and extend the policy if they are expected"
-        )
-        return "inconclusive", unmatched
-    split = (
-        f"{_pct(failover, total)} failover and {_pct(primary, total)} primary of {total} records; "
-        f"neither reaches {threshold:.0%}"
-    )
-    return "mixed", split
+    def __str__(self) -> str:
+        from failover_verify._render import plain_report  # noqa: PLC0415
 
-
-def _pct(part: int, whole: int) -> str:
-    return f"{part / whole:.1%}"
-
-
-def share(part: int, whole: int) -> float | None:
-    return None if whole == 0 else round(part / whole, 6)
-
-
-def latest(*moments: datetime | None) -> datetime | None:
-    present = [moment for moment in moments if moment is not None]
-    return max(present) if present else None
-
-
-def earliest(*moments: datetime | None) -> datetime | None:
-    present = [moment for moment in moments if moment is not None]
-    return min(present) if present else None
+        return plain_report(self)

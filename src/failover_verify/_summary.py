@@ -1,44 +1,60 @@
-"""From grouped counts to a feature report: classification, tallies, evidence, verdict.
+"""From grouped counts to reports and timelines: classification, tallies, evidence, verdicts.
 
 Both ways of reading records end here: Elasticsearch aggregation buckets (the normal way)
-and records read one by one from an exported file. Each yields :class:`Group` values, so
-both apply exactly the same policy and verdict rules.
+and records read one by one from an exported file. Each yields :class:`Group` values (or
+per-bucket counts), so both apply exactly the same policy and verdict rules.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
 
 from failover_verify import _fields as f
-from failover_verify._policy import Feature, Policy
-from failover_verify._queries import EVIDENCE_FIELDS
+from failover_verify._exceptions import UsageError
+from failover_verify._kibana import discover_url
+from failover_verify._policy import Policy
+from failover_verify._queries import evidence_fields, kql
 from failover_verify._registry import PromptRegistry, Resolution
-from failover_verify._report import (
-    NONE_KEY,
-    UNRESOLVED_KEY,
-    Breakdown,
-    Evidence,
-    FeatureReport,
-    RoleName,
-    RoleSpan,
-    decide,
-    earliest,
-    latest,
-    share,
-)
+from failover_verify._report import Breakdown, Evidence, FeatureReport, RoleSpan
+from failover_verify._signals import Signal
+from failover_verify._timeline import Switch, Timeline, TimelinePoint
+from failover_verify._types import Feature, Role, RoleName, State, Verdict
+from failover_verify._window import TimeWindow
 
-__all__ = ["Classification", "Group", "Tally", "classify_values", "summarize"]
+__all__ = [
+    "DEFAULT_MIN_BUCKET_COUNT",
+    "DEFAULT_MIN_COUNT",
+    "DEFAULT_THRESHOLD",
+    "Group",
+    "Judge",
+    "Tally",
+    "TimelineBuilder",
+    "check_thresholds",
+    "decide",
+]
 
-SAMPLES_PER_ROLE = 3
+DEFAULT_THRESHOLD: Final = 0.95
+DEFAULT_MIN_COUNT: Final = 20
+DEFAULT_MIN_BUCKET_COUNT: Final = 5
+SAMPLES_PER_ROLE: Final = 3
+MAX_BUCKETS: Final = 10_000
+
+
+def check_thresholds(threshold: float, min_count: int) -> None:
+    """Refuse a threshold or minimum count that would let a verdict mean nothing."""
+    if not 0.5 < threshold <= 1:
+        raise UsageError(f"threshold= must be above 0.5 and at most 1, not {threshold}")
+    if min_count < 1:
+        raise UsageError(f"the minimum count (min_count=) must be at least 1, not {min_count}")
 
 
 @dataclass
 class Group:
-    """Records of one feature that share their grouped field values."""
+    """Records of one signal that share their grouped field values."""
 
     values: dict[str, str | None]
     count: int
@@ -70,140 +86,197 @@ class Classification:
     resolution: Resolution | None
 
 
+def classify(
+    signal: Signal, values: Mapping[str, str | None], policy: Policy, registry: PromptRegistry
+) -> Classification:
+    facts = signal.facts(values, registry)
+    rule = policy.classify(signal.feature, facts.conditions)
+    if rule is None:
+        why = "no policy rule matches"
+        if facts.why_unmatched:
+            why = f"{why}; {facts.why_unmatched}"
+        return Classification("unclassified", why, facts.provider, facts.model, facts.resolution)
+    return Classification(
+        rule.role, rule.note or rule.describe(), facts.provider, facts.model, facts.resolution
+    )
+
+
+def decide(
+    *,
+    total: int,
+    primary: int,
+    failover: int,
+    unclassified: int,
+    complete: bool,
+    blockers: list[str],
+    threshold: float,
+    min_count: int,
+) -> tuple[Verdict, str]:
+    """Turn counts into a verdict, preferring "cannot tell" to a wrong answer."""
+    if blockers:
+        return "inconclusive", blockers[0]
+    if not complete:
+        return "inconclusive", "Elasticsearch returned partial results, so the counts may be wrong"
+    if total == 0:
+        return "no_data", "no matching records in the window"
+    if total < min_count:
+        return (
+            "inconclusive",
+            f"only {total} records in the window; at least {min_count} are needed",
+        )
+    if failover / total >= threshold:
+        return (
+            "failover",
+            f"{_pct(failover, total)} of {total} records are on the failover provider",
+        )
+    if primary / total >= threshold:
+        return "primary", f"{_pct(primary, total)} of {total} records are on the primary provider"
+    if unclassified / total > 1 - threshold:
+        unmatched = (
+            f"{_pct(unclassified, total)} of {total} records match no policy rule; "
+            "see the breakdown, and extend the policy if they are expected"
+        )
+        return "inconclusive", unmatched
+    split = (
+        f"{_pct(failover, total)} failover and {_pct(primary, total)} primary of {total} records; "
+        f"neither reaches {threshold:.0%}"
+    )
+    return "mixed", split
+
+
+def _pct(part: int, whole: int) -> str:
+    return f"{part / whole:.1%}"
+
+
+def share(part: int, whole: int) -> float | None:
+    return None if whole == 0 else round(part / whole, 6)
+
+
+def latest(*moments: datetime | None) -> datetime | None:
+    present = [moment for moment in moments if moment is not None]
+    return max(present) if present else None
+
+
+def earliest(*moments: datetime | None) -> datetime | None:
+    present = [moment for moment in moments if moment is not None]
+    return min(present) if present else None
+
+
 @dataclass(frozen=True)
 class _Classified:
     group: Group
     found: Classification
 
 
-def classify_values(
-    feature: Feature, values: Mapping[str, str | None], policy: Policy, registry: PromptRegistry
-) -> Classification:
-    resolution = None
-    if feature == "completion":
-        facts = {
-            "model_provider": values.get("model_provider"),
-            "model_name": values.get("model_name"),
-        }
-        provider = facts["model_provider"] or NONE_KEY
-        model = facts["model_name"] or NONE_KEY
-    else:
-        resolution = registry.resolve(
-            values.get("prompt_id"),
-            values.get("prompt_version"),
-            model_class_provider=values.get("model_class_provider"),
-            model_identifier=values.get("model_identifier"),
+@dataclass(frozen=True)
+class Judge:
+    """Everything that turns a signal's grouped counts into a feature report."""
+
+    policy: Policy
+    registry: PromptRegistry
+    threshold: float
+    min_count: int
+    kibana_url: str
+    data_view: str
+
+    def kql(self, signal: Signal) -> str:
+        return kql(signal.conditions(self.policy.settings_for(signal)))
+
+    def discover_url(self, signal: Signal, window: TimeWindow) -> str:
+        return discover_url(
+            kibana_url=self.kibana_url,
+            data_view=self.data_view,
+            kql=self.kql(signal),
+            window=window,
+            columns=signal.discover_columns,
         )
-        facts = {
-            "provider": resolution.provider,
-            "model": resolution.model,
-            "prompt_version": values.get("prompt_version"),
-            "resolved_version": resolution.resolved_version,
-        }
-        provider = resolution.provider or UNRESOLVED_KEY
-        model = resolution.model or UNRESOLVED_KEY
-    rule = policy.classify(feature, facts)
-    if rule is None:
-        why = "no policy rule matches"
-        if resolution is not None and resolution.status != "resolved":
-            why = f"{why}; prompt version not resolved: {resolution.detail}"
-        return Classification("unclassified", why, provider, model, resolution)
-    return Classification(rule.role, rule.note or rule.describe(), provider, model, resolution)
 
-
-def _classify(
-    feature: Feature, group: Group, policy: Policy, registry: PromptRegistry
-) -> _Classified:
-    return _Classified(group, classify_values(feature, group.values, policy, registry))
-
-
-def summarize(
-    feature: Feature,
-    groups: Iterable[Group],
-    tally: Tally,
-    *,
-    policy: Policy,
-    registry: PromptRegistry,
-    threshold: float,
-    min_count: int,
-    query: dict[str, Any] | None,
-    kql: str,
-    kibana_url: str,
-) -> FeatureReport:
-    classified = [_classify(feature, group, policy, registry) for group in groups]
-    counts: Counter[RoleName] = Counter()
-    by_provider: Counter[str] = Counter()
-    by_model: Counter[str] = Counter()
-    by_version: Counter[str] = Counter()
-    spans: dict[RoleName, RoleSpan] = {}
-    for item in classified:
-        group = item.group
-        counts[item.found.role] += group.count
-        by_provider[item.found.provider] += group.count
-        by_model[item.found.model] += group.count
-        if feature == "generation":
-            by_version[group.values.get("prompt_version") or NONE_KEY] += group.count
-        span = spans.get(item.found.role, RoleSpan())
-        spans[item.found.role] = RoleSpan(
-            first=earliest(span.first, group.first_seen), last=latest(span.last, group.last_seen)
-        )
-    notes = list(tally.notes)
-    grouped = sum(counts.values())
-    if grouped < tally.total:
-        # Buckets are capped; records past the cap cannot be classified, so say so.
-        missing = tally.total - grouped
-        counts["unclassified"] += missing
-        notes.append(f"{missing} records were not broken down (too many distinct field values)")
-    verdict, reason = decide(
-        total=tally.total,
-        primary=counts["primary"],
-        failover=counts["failover"],
-        unclassified=counts["unclassified"],
-        complete=tally.complete,
-        blockers=tally.blockers,
-        threshold=threshold,
-        min_count=min_count,
-    )
-    ordered = sorted(classified, key=lambda item: (-item.group.count, str(item.group.values)))
-    return FeatureReport(
-        feature=feature,
-        verdict=verdict,
-        reason=reason,
-        total=tally.total,
-        primary=counts["primary"],
-        failover=counts["failover"],
-        unclassified=counts["unclassified"],
-        failover_share=share(counts["failover"], tally.total),
-        primary_share=share(counts["primary"], tally.total),
-        by_provider=dict(by_provider.most_common()),
-        by_model=dict(by_model.most_common()),
-        by_prompt_version=dict(by_version.most_common()),
-        seen=spans,
-        complete=tally.complete,
-        failed_indices=tally.failed_indices,
-        problems=tally.blockers,
-        notes=notes,
-        breakdown=[
-            Breakdown(
-                values=item.group.values,
-                count=item.group.count,
-                role=item.found.role,
-                rule=item.found.rule,
-                first_seen=item.group.first_seen,
-                last_seen=item.group.last_seen,
-                resolution=item.found.resolution,
+    def report(
+        self,
+        signal: Signal,
+        groups: Iterable[Group],
+        tally: Tally,
+        window: TimeWindow,
+        query: dict[str, Any] | None,
+    ) -> FeatureReport:
+        classified = [
+            _Classified(group, classify(signal, group.values, self.policy, self.registry))
+            for group in groups
+        ]
+        counts: Counter[RoleName] = Counter()
+        by_provider: Counter[str] = Counter()
+        by_model: Counter[str] = Counter()
+        extra: dict[str, Counter[str]] = {name: Counter() for name in signal.counted_by}
+        spans: dict[RoleName, RoleSpan] = {}
+        for item in classified:
+            group = item.group
+            counts[item.found.role] += group.count
+            by_provider[item.found.provider] += group.count
+            by_model[item.found.model] += group.count
+            for name, source in signal.counted_by.items():
+                extra[name][group.values.get(source) or "(none)"] += group.count
+            span = spans.get(item.found.role, RoleSpan())
+            spans[item.found.role] = RoleSpan(
+                first=earliest(span.first, group.first_seen),
+                last=latest(span.last, group.last_seen),
             )
-            for item in ordered
-        ],
-        samples=_samples(ordered),
-        resolutions=_distinct_resolutions(ordered),
-        query=query,
-        kql=kql,
-        kibana_url=kibana_url,
-    )
+        notes = list(tally.notes)
+        grouped = sum(counts.values())
+        if grouped < tally.total:
+            # Buckets are capped; records past the cap cannot be classified, so say so.
+            missing = tally.total - grouped
+            counts["unclassified"] += missing
+            notes.append(f"{missing} records were not broken down (too many distinct field values)")
+        verdict, reason = decide(
+            total=tally.total,
+            primary=counts["primary"],
+            failover=counts["failover"],
+            unclassified=counts["unclassified"],
+            complete=tally.complete,
+            blockers=tally.blockers,
+            threshold=self.threshold,
+            min_count=self.min_count,
+        )
+        ordered = sorted(classified, key=lambda item: (-item.group.count, str(item.group.values)))
+        return FeatureReport(
+            feature=signal.feature,
+            verdict=verdict,
+            reason=reason,
+            total=tally.total,
+            primary=counts["primary"],
+            failover=counts["failover"],
+            unclassified=counts["unclassified"],
+            failover_share=share(counts["failover"], tally.total),
+            primary_share=share(counts["primary"], tally.total),
+            by_provider=dict(by_provider.most_common()),
+            by_model=dict(by_model.most_common()),
+            by_prompt_version=dict(extra.get("by_prompt_version", Counter()).most_common()),
+            seen=spans,
+            complete=tally.complete,
+            failed_indices=tally.failed_indices,
+            problems=tally.blockers,
+            notes=notes,
+            breakdown=[
+                Breakdown(
+                    values=item.group.values,
+                    count=item.group.count,
+                    role=item.found.role,
+                    rule=item.found.rule,
+                    first_seen=item.group.first_seen,
+                    last_seen=item.group.last_seen,
+                    resolution=item.found.resolution,
+                )
+                for item in ordered
+            ],
+            samples=_samples(signal, ordered),
+            resolutions=_distinct_resolutions(ordered),
+            query=query,
+            kql=self.kql(signal),
+            kibana_url=self.discover_url(signal, window),
+        )
 
 
-def _samples(ordered: list[_Classified]) -> list[Evidence]:
+def _samples(signal: Signal, ordered: list[_Classified]) -> list[Evidence]:
     taken: Counter[RoleName] = Counter()
     samples = []
     for item in ordered:
@@ -211,18 +284,20 @@ def _samples(ordered: list[_Classified]) -> list[Evidence]:
         if hit is None or taken[item.found.role] >= SAMPLES_PER_ROLE:
             continue
         taken[item.found.role] += 1
-        samples.append(_evidence(hit, item.found.role, item.group.sample_time))
+        samples.append(_evidence(signal, hit, item.found.role, item.group.sample_time))
     return samples
 
 
-def _evidence(hit: Mapping[str, Any], role: RoleName, time: datetime | None) -> Evidence:
+def _evidence(
+    signal: Signal, hit: Mapping[str, Any], role: RoleName, time: datetime | None
+) -> Evidence:
     try:
         flat = f.flatten_hit(hit)
     except f.FieldConflictError:
         flat = {}
     fields: dict[str, str | int | float | bool | None] = {}
-    for path in EVIDENCE_FIELDS:
-        if path in flat and path not in f.PRIVATE_FIELDS:
+    for path in evidence_fields(signal):
+        if path in flat:
             value = flat[path]
             fields[path] = (
                 value
@@ -254,3 +329,131 @@ def _distinct_resolutions(ordered: list[_Classified]) -> list[Resolution]:
         )
         seen.setdefault(key, resolution)
     return list(seen.values())
+
+
+@dataclass
+class _Bucket:
+    roles: Counter[RoleName] = field(default_factory=Counter)
+    providers: Counter[str] = field(default_factory=Counter)
+
+
+@dataclass
+class TimelineBuilder:
+    """Accumulates (signal, bucket start, grouped values, count) rows into a :class:`Timeline`."""
+
+    window: TimeWindow
+    interval: timedelta
+    policy: Policy
+    registry: PromptRegistry
+    threshold: float
+    min_bucket_count: int
+    signals: Sequence[Signal]
+    _buckets: dict[Feature, dict[datetime, _Bucket]] = field(default_factory=dict)
+    _cache: dict[tuple[str, tuple[str | None, ...]], Classification] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+    complete: bool = True
+
+    def __post_init__(self) -> None:
+        seconds = self.interval.total_seconds()
+        if seconds < 1 or seconds != int(seconds):
+            raise UsageError("the timeline interval must be a whole number of seconds, at least 1s")
+        count = self.window.duration / self.interval
+        if count > MAX_BUCKETS:
+            raise UsageError(
+                f"a {self.window.duration} window in {self.interval} buckets makes "
+                f"{count:.0f} buckets; at most {MAX_BUCKETS} are allowed: choose a larger interval"
+            )
+        self._buckets = {signal.feature: {} for signal in self.signals}
+
+    @property
+    def interval_seconds(self) -> int:
+        return int(self.interval.total_seconds())
+
+    def bucket_of(self, moment: datetime) -> datetime:
+        # Elasticsearch aligns fixed intervals to the epoch; so do we, for identical buckets.
+        epoch = int(moment.timestamp()) // self.interval_seconds * self.interval_seconds
+        return datetime.fromtimestamp(epoch, UTC)
+
+    def add(
+        self, signal: Signal, start: datetime, values: Mapping[str, str | None], count: int
+    ) -> None:
+        key = (signal.id, tuple(values.values()))
+        found = self._cache.get(key)
+        if found is None:
+            found = classify(signal, values, self.policy, self.registry)
+            self._cache[key] = found
+        bucket = self._buckets[signal.feature].setdefault(start, _Bucket())
+        bucket.roles[found.role] += count
+        bucket.providers[found.provider] += count
+
+    def fail(self, problem: str) -> None:
+        """Mark the timeline incomplete, with the reason."""
+        self.complete = False
+        self.problems.append(problem)
+
+    def build(self, requests: int = 0) -> Timeline:
+        features = {feature: self._points(feature) for feature in self._buckets}
+        return Timeline(
+            window=self.window,
+            interval_seconds=self.interval_seconds,
+            threshold=self.threshold,
+            min_bucket_count=self.min_bucket_count,
+            features=features,
+            switches=[
+                switch
+                for feature, points in features.items()
+                for switch in _switches(feature, points)
+            ],
+            complete=self.complete,
+            problems=self.problems,
+            requests=requests,
+        )
+
+    def _points(self, feature: Feature) -> list[TimelinePoint]:
+        points = []
+        start = self.bucket_of(self.window.start)
+        while start < self.window.end:
+            bucket = self._buckets[feature].get(start, _Bucket())
+            total = sum(bucket.roles.values())
+            primary, failover = bucket.roles["primary"], bucket.roles["failover"]
+            points.append(
+                TimelinePoint(
+                    start=start,
+                    total=total,
+                    primary=primary,
+                    failover=failover,
+                    unclassified=bucket.roles["unclassified"],
+                    failover_share=share(failover, total),
+                    primary_share=share(primary, total),
+                    by_provider=dict(bucket.providers.most_common()),
+                    state=self._state(total, primary, failover),
+                )
+            )
+            start += self.interval
+        return points
+
+    def _state(self, total: int, primary: int, failover: int) -> State:
+        if total == 0:
+            return "empty"
+        if total < self.min_bucket_count:
+            return "sparse"
+        if failover / total >= self.threshold:
+            return "failover"
+        if primary / total >= self.threshold:
+            return "primary"
+        return "mixed"
+
+
+def _switches(feature: Feature, points: Iterable[TimelinePoint]) -> list[Switch]:
+    switches: list[Switch] = []
+    settled: Role | None = None
+    for point in points:
+        if point.state not in ("primary", "failover"):
+            continue
+        state: Role = point.state
+        if settled is not None and state != settled:
+            switches.append(
+                Switch(feature=feature, at=point.start, from_role=settled, to_role=state)
+            )
+        settled = state
+    return switches

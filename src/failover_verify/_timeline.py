@@ -1,42 +1,29 @@
-"""Counts over time per feature and role, and the points where traffic switched.
+"""Counts over time per feature and role, and the points where traffic switched: the models.
 
-Counting is server-side (a composite aggregation with a date-histogram source), so the
-number of requests grows with time buckets and distinct field values, never with records.
+Timelines are built in ``_summary.py`` from counts read on the server (``_verify.py``) or from
+records in hand (``_offline.py``).
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Final, Literal
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict
+from pydantic import AwareDatetime, Field
 
-from failover_verify._es import item_error
-from failover_verify._exceptions import UsageError
-from failover_verify._policy import Feature, Policy
-from failover_verify._queries import GROUP_FIELDS, TIMELINE_PAGE_SIZE
-from failover_verify._registry import PromptRegistry
-from failover_verify._report import RoleName, share
-from failover_verify._summary import Classification, classify_values
+from failover_verify._model import Model
+from failover_verify._types import Feature, Role, State
 from failover_verify._window import TimeWindow
 
 if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.figure import Figure
 
-__all__ = ["Switch", "Timeline", "TimelineBuilder", "TimelinePoint", "read_timeline_page"]
-
-MAX_BUCKETS: Final = 10_000
-State = Literal["primary", "failover", "mixed", "sparse", "empty"]
+__all__ = ["Switch", "Timeline", "TimelinePoint"]
 
 
-class TimelinePoint(BaseModel):
+class TimelinePoint(Model):
     """One time bucket of one feature."""
-
-    model_config = ConfigDict(frozen=True)
 
     start: AwareDatetime
     total: int
@@ -49,21 +36,17 @@ class TimelinePoint(BaseModel):
     state: State
 
 
-class Switch(BaseModel):
+class Switch(Model):
     """Where a feature's traffic settled on a different role."""
-
-    model_config = ConfigDict(frozen=True)
 
     feature: Feature
     at: AwareDatetime
-    from_role: Literal["primary", "failover"] | None
-    to_role: Literal["primary", "failover"]
+    from_role: Role | None
+    to_role: Role
 
 
-class Timeline(BaseModel):
+class Timeline(Model):
     """Per-bucket counts for each feature over a window, with detected switches."""
-
-    model_config = ConfigDict(frozen=True)
 
     window: TimeWindow
     interval_seconds: int
@@ -72,10 +55,10 @@ class Timeline(BaseModel):
     features: dict[Feature, list[TimelinePoint]]
     switches: list[Switch]
     complete: bool = True
-    problems: list[str] = []
+    problems: list[str] = Field(default_factory=list)
     requests: int = 0
 
-    def first_at(self, feature: Feature, role: Literal["primary", "failover"]) -> datetime | None:
+    def first_at(self, feature: Feature, role: Role) -> datetime | None:
         """The start of the first bucket whose share of ``role`` reached the threshold."""
         for point in self.features.get(feature, []):
             if point.state == role:
@@ -99,155 +82,17 @@ class Timeline(BaseModel):
 
         return timeline_html(self)
 
-
-@dataclass
-class _Bucket:
-    roles: Counter[RoleName] = field(default_factory=Counter)
-    providers: Counter[str] = field(default_factory=Counter)
-
-
-@dataclass
-class TimelineBuilder:
-    """Accumulates (bucket start, grouped values, count) rows into a :class:`Timeline`."""
-
-    window: TimeWindow
-    interval: timedelta
-    policy: Policy
-    registry: PromptRegistry
-    threshold: float
-    min_bucket_count: int
-    features: Sequence[Feature]
-    _buckets: dict[Feature, dict[datetime, _Bucket]] = field(default_factory=dict)
-    _cache: dict[tuple[Feature, tuple[str | None, ...]], Classification] = field(
-        default_factory=dict
-    )
-    problems: list[str] = field(default_factory=list)
-    complete: bool = True
-
-    def __post_init__(self) -> None:
-        seconds = self.interval.total_seconds()
-        if seconds < 1 or seconds != int(seconds):
-            raise UsageError("the timeline interval must be a whole number of seconds, at least 1s")
-        count = self.window.duration / self.interval
-        if count > MAX_BUCKETS:
-            raise UsageError(
-                f"a {self.window.duration} window in {self.interval} buckets makes "
-                f"{count:.0f} buckets; at most {MAX_BUCKETS} are allowed: choose a larger interval"
+    def __repr__(self) -> str:
+        state = "" if self.complete else ", partial"
+        if not self.switches:
+            happened = "no switch"
+        else:
+            last = max(self.switches, key=lambda switch: switch.at)
+            count = len(self.switches)
+            happened = (
+                f"{count} switch{'es' if count > 1 else ''} (last: {last.feature} to "
+                f"{last.to_role} at {last.at:%H:%M:%SZ})"
             )
-        self._buckets = {feature: {} for feature in self.features}
-
-    @property
-    def interval_seconds(self) -> int:
-        return int(self.interval.total_seconds())
-
-    def bucket_of(self, moment: datetime) -> datetime:
-        # Elasticsearch aligns fixed intervals to the epoch; so do we, for identical buckets.
-        epoch = int(moment.timestamp()) // self.interval_seconds * self.interval_seconds
-        return datetime.fromtimestamp(epoch, UTC)
-
-    def add(
-        self, feature: Feature, start: datetime, values: Mapping[str, str | None], count: int
-    ) -> None:
-        key = (feature, tuple(values.values()))
-        found = self._cache.get(key)
-        if found is None:
-            found = classify_values(feature, values, self.policy, self.registry)
-            self._cache[key] = found
-        bucket = self._buckets[feature].setdefault(start, _Bucket())
-        bucket.roles[found.role] += count
-        bucket.providers[found.provider] += count
-
-    def build(self, requests: int = 0) -> Timeline:
-        features = {feature: self._points(feature) for feature in self.features}
-        return Timeline(
-            window=self.window,
-            interval_seconds=self.interval_seconds,
-            threshold=self.threshold,
-            min_bucket_count=self.min_bucket_count,
-            features=features,
-            switches=[
-                switch
-                for feature in self.features
-                for switch in _switches(feature, features[feature])
-            ],
-            complete=self.complete,
-            problems=self.problems,
-            requests=requests,
+        return (
+            f"<Timeline {self.window.describe()} every {self.interval_seconds}s{state}: {happened}>"
         )
-
-    def _points(self, feature: Feature) -> list[TimelinePoint]:
-        points = []
-        start = self.bucket_of(self.window.start)
-        while start < self.window.end:
-            bucket = self._buckets[feature].get(start, _Bucket())
-            total = sum(bucket.roles.values())
-            primary, failover = bucket.roles["primary"], bucket.roles["failover"]
-            points.append(
-                TimelinePoint(
-                    start=start,
-                    total=total,
-                    primary=primary,
-                    failover=failover,
-                    unclassified=bucket.roles["unclassified"],
-                    failover_share=share(failover, total),
-                    primary_share=share(primary, total),
-                    by_provider=dict(bucket.providers.most_common()),
-                    state=self._state(total, primary, failover),
-                )
-            )
-            start += self.interval
-        return points
-
-    def _state(self, total: int, primary: int, failover: int) -> State:
-        if total == 0:
-            return "empty"
-        if total < self.min_bucket_count:
-            return "sparse"
-        if failover / total >= self.threshold:
-            return "failover"
-        if primary / total >= self.threshold:
-            return "primary"
-        return "mixed"
-
-
-def _switches(feature: Feature, points: Iterable[TimelinePoint]) -> list[Switch]:
-    switches: list[Switch] = []
-    settled: Literal["primary", "failover"] | None = None
-    for point in points:
-        if point.state not in ("primary", "failover"):
-            continue
-        state: Literal["primary", "failover"] = point.state
-        if settled is not None and state != settled:
-            switches.append(
-                Switch(feature=feature, at=point.start, from_role=settled, to_role=state)
-            )
-        settled = state
-    return switches
-
-
-def read_timeline_page(
-    builder: TimelineBuilder, feature: Feature, response: Mapping[str, Any]
-) -> dict[str, Any] | None:
-    """Add one composite page to the builder; returns the key to continue after, if any."""
-    error = item_error(response)
-    if error is not None:
-        builder.complete = False
-        builder.problems.append(f"Elasticsearch refused the {feature} timeline search: {error}")
-        return None
-    shards = response.get("_shards") or {}
-    if response.get("timed_out") or int(shards.get("failed", 0)):
-        builder.complete = False
-        builder.problems.append(f"the {feature} timeline is partial (timed out or failed shards)")
-    groups = (response.get("aggregations") or {}).get("groups") or {}
-    buckets = groups.get("buckets") or []
-    names = list(GROUP_FIELDS[feature])
-    for bucket in buckets:
-        key = bucket.get("key") or {}
-        start = datetime.fromtimestamp(int(key.get("bucket", 0)) / 1000, UTC)
-        values = {name: (None if key.get(name) is None else str(key.get(name))) for name in names}
-        builder.add(feature, start, values, int(bucket.get("doc_count", 0)))
-    after = groups.get("after_key")
-    # A short page is the last one: asking again would only return an empty page.
-    if len(buckets) < TIMELINE_PAGE_SIZE or after is None:
-        return None
-    return dict(after)

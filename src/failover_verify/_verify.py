@@ -1,121 +1,101 @@
-"""Verification: count a window's records per feature and decide primary or failover."""
+"""Verification against a cluster: count a window's records per signal and decide per feature."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 import elasticsearch
 
 from failover_verify import _fields as f
-from failover_verify._es import Reader, item_error
+from failover_verify._answers import groups_of, read_answer, scan_composite, tally_of, timeline_rows
+from failover_verify._es import Reader
 from failover_verify._exceptions import UsageError
-from failover_verify._kibana import DEFAULT_KIBANA_URL, discover_url
+from failover_verify._kibana import DEFAULT_KIBANA_URL
 from failover_verify._mapping import FieldPlan, plan_fields
-from failover_verify._policy import FEATURES, Feature, Policy
+from failover_verify._policy import Policy
 from failover_verify._queries import (
     DEFAULT_INDEX,
-    GROUP_FIELDS,
-    REQUIRED_GROUP_FIELDS,
+    TIMELINE_PAGE_SIZE,
     all_field_names,
-    feature_conditions,
-    feature_search,
-    kql,
+    signal_search,
     timeline_search,
     usable_group_fields,
 )
-from failover_verify._records import CompletionRecord, ParseProblem, RegistryRecord, parse_hit
 from failover_verify._registry import PromptRegistry
-from failover_verify._report import FeatureReport, ParseSummary, Report
-from failover_verify._summary import Group, Tally, summarize
-from failover_verify._timeline import Timeline, TimelineBuilder, read_timeline_page
+from failover_verify._report import Report
+from failover_verify._signals import SIGNALS, Signal
+from failover_verify._summary import (
+    DEFAULT_MIN_BUCKET_COUNT,
+    DEFAULT_MIN_COUNT,
+    DEFAULT_THRESHOLD,
+    Judge,
+    TimelineBuilder,
+    check_thresholds,
+)
+from failover_verify._timeline import Timeline
+from failover_verify._types import FEATURES, Feature
 from failover_verify._window import TimeWindow, parse_duration, parse_window
 
-__all__ = ["DEFAULT_TIME_FIELD", "Verifier", "timeline", "timeline_hits", "verify", "verify_hits"]
+__all__ = [
+    "DEFAULT_TIME_FIELD",
+    "Since",
+    "Verifier",
+    "check_features",
+    "chosen_signals",
+    "timeline",
+    "verify",
+    "window_of",
+]
 
 DEFAULT_TIME_FIELD: Final = "@timestamp"
-DEFAULT_THRESHOLD: Final = 0.95
-DEFAULT_MIN_COUNT: Final = 20
-DEFAULT_MIN_BUCKET_COUNT: Final = 5
-MAX_PARSE_EXAMPLES: Final = 10
-_OFFLINE_TIME_FIELDS: Final = {f.INGEST_TIME: "ingest_time", f.EVENT_TIME: "event_time"}
-DISCOVER_COLUMNS: Final[dict[Feature, list[str]]] = {
-    "completion": [f.MODEL_PROVIDER, f.MODEL_NAME, f.CORRELATION_ID],
-    "generation": [f.PROMPT_ID, f.PROMPT_VERSION, f.MODEL_CLASS_PROVIDER, f.MODEL_IDENTIFIER],
-}
+Since = str | datetime | TimeWindow
 
 
 def check_features(features: Sequence[str]) -> tuple[Feature, ...]:
+    """The features asked for, in order and without repeats; refuses unknown names."""
     chosen: list[Feature] = []
     for name in features:
         if name not in FEATURES:
-            raise UsageError(f"unknown feature {name!r}; choose from {', '.join(FEATURES)}")
+            raise UsageError(
+                f"unknown feature {name!r} in features=; choose from {', '.join(FEATURES)}"
+            )
         if name not in chosen:
             chosen.append(name)
     if not chosen:
-        raise UsageError(f"choose at least one feature from {', '.join(FEATURES)}")
+        raise UsageError(f"features= is empty; choose at least one of {', '.join(FEATURES)}")
     return tuple(chosen)
 
 
-def _check_thresholds(threshold: float, min_count: int) -> None:
-    if not 0.5 < threshold <= 1:
-        raise UsageError(f"the threshold must be above 0.5 and at most 1, not {threshold}")
-    if min_count < 1:
-        raise UsageError(f"the minimum count must be at least 1, not {min_count}")
+def chosen_signals(features: Sequence[Feature]) -> tuple[Signal, ...]:
+    return tuple(signal for signal in SIGNALS if signal.feature in features)
 
 
 def _pattern_hint(index: str) -> str:
     if "gprod" in index:
-        return f"; the current runbook spells it gprd: try --index {index.replace('gprod', 'gprd')}"
+        return f"; the current runbook spells it gprd: try index={index.replace('gprod', 'gprd')!r}"
     if "gprd" in index:
-        return f"; older runbooks spell it gprod: try --index {index.replace('gprd', 'gprod')}"
+        return f"; older runbooks spell it gprod: try index={index.replace('gprd', 'gprod')!r}"
     return ""
 
 
-@dataclass(frozen=True)
-class Judge:
-    """Everything that turns grouped counts into a feature report, shared by both paths."""
-
-    policy: Policy
-    registry: PromptRegistry
-    threshold: float
-    min_count: int
-    kibana_url: str
-    data_view: str
-
-    def report(
-        self,
-        feature: Feature,
-        groups: list[Group],
-        tally: Tally,
-        window: TimeWindow,
-        query: dict[str, Any] | None,
-    ) -> FeatureReport:
-        expression = kql(feature_conditions(feature, self.policy))
-        return summarize(
-            feature,
-            groups,
-            tally,
-            policy=self.policy,
-            registry=self.registry,
-            threshold=self.threshold,
-            min_count=self.min_count,
-            query=query,
-            kql=expression,
-            kibana_url=discover_url(
-                kibana_url=self.kibana_url,
-                data_view=self.data_view,
-                kql=expression,
-                window=window,
-                columns=DISCOVER_COLUMNS[feature],
-            ),
-        )
+def window_of(since: Since, until: str | datetime | None, now: datetime | None) -> TimeWindow:
+    """The window from ``since``/``until`` as the public functions take them."""
+    if isinstance(since, TimeWindow):
+        if until is not None:
+            raise UsageError("give until= only with since=, not with a TimeWindow")
+        return since
+    return parse_window(since, until, now=now)
 
 
 class Verifier:
-    """Verifies windows against one cluster; keeps the field plan between calls (for watch)."""
+    """Verifies windows against one cluster, keeping the field plan between calls (for polling).
+
+    >>> verifier = fv.Verifier(client, index="pubsub-mlops-inf-gprd-*")
+    >>> verifier.verify("15m").features["completion"].verdict
+    'failover'
+    """
 
     def __init__(
         self,
@@ -131,9 +111,11 @@ class Verifier:
         data_view: str | None = None,
         retries: int = 2,
     ) -> None:
-        _check_thresholds(threshold, min_count)
+        check_thresholds(threshold, min_count)
         if not index.strip():
-            raise UsageError("the index pattern is empty")
+            raise UsageError(
+                "index= is empty; give an index pattern such as pubsub-mlops-inf-gprd-*"
+            )
         self.reader = Reader(client, retries=retries)
         self.index = index
         self.time_field = time_field
@@ -147,6 +129,9 @@ class Verifier:
         )
         self._plan: FieldPlan | None = None
 
+    def __repr__(self) -> str:
+        return f"<Verifier {self.index} on {self.reader.target}>"
+
     def field_plan(self, *, refresh: bool = False) -> FieldPlan:
         """Which fields to use, from the field-capabilities API (one request, then cached)."""
         if self._plan is None or refresh:
@@ -157,26 +142,48 @@ class Verifier:
         return self._plan
 
     def verify(
-        self, window: TimeWindow, features: Sequence[str] = FEATURES, *, refresh_plan: bool = False
+        self,
+        since: Since = "15m",
+        until: str | datetime | None = None,
+        *,
+        features: Sequence[str] = FEATURES,
+        now: datetime | None = None,
+        refresh_plan: bool = False,
     ) -> Report:
+        """Verify which provider served each feature in a window.
+
+        ``since``/``until`` take what :func:`failover_verify.verify` takes (``"15m"``,
+        ``"now-2h"``, ISO 8601, datetimes), or ``since`` may be a :class:`TimeWindow`. One
+        ``msearch`` counts every feature; the field plan is read once and kept (a pattern that
+        matched nothing is asked again), unless ``refresh_plan``.
+        """
+        window = window_of(since, until, now)
         chosen = check_features(features)
+        signals = chosen_signals(chosen)
         requests_before = self.reader.requests
         plan = self.field_plan(refresh=refresh_plan or self._plan_is_empty())
-        blockers, notes = self.preflight(plan, chosen)
-        runnable = [feature for feature in chosen if not blockers[feature]]
+        blockers, notes = self.preflight(plan, signals)
         policy = self.judge.policy
-        searches = {feature: feature_search(feature, plan, window, policy) for feature in chosen}
-        bodies = {feature: searches[feature].to_dict() for feature in chosen}
-        responses: dict[Feature, dict[str, Any]] = {}
+        bodies = {
+            signal.id: signal_search(signal, plan, window, policy).to_dict() for signal in signals
+        }
+        runnable = [signal for signal in signals if not blockers[signal.id]]
+        answers = {}
         if runnable:
-            items = self.reader.msearch(self.index, [bodies[feature] for feature in runnable])
-            responses = dict(zip(runnable, items, strict=True))
+            items = self.reader.msearch(self.index, [bodies[signal.id] for signal in runnable])
+            answers = {
+                signal.id: read_answer(item) for signal, item in zip(runnable, items, strict=True)
+            }
         reports = {}
-        for feature in chosen:
-            groups, tally = _read_response(responses.get(feature), feature)
-            tally.blockers = blockers[feature] + tally.blockers
-            tally.notes = notes[feature] + tally.notes
-            reports[feature] = self.judge.report(feature, groups, tally, window, bodies[feature])
+        for signal in signals:
+            answer = answers.get(signal.id)
+            tally = tally_of(answer, signal.feature)
+            tally.blockers = blockers[signal.id] + tally.blockers
+            tally.notes = notes[signal.id] + tally.notes
+            groups = groups_of(answer, list(signal.group_fields))
+            reports[signal.feature] = self.judge.report(
+                signal, groups, tally, window, bodies[signal.id]
+            )
         return Report(
             generated_at=datetime.now(UTC),
             source=f"elasticsearch {self.reader.target}",
@@ -194,63 +201,67 @@ class Verifier:
 
     def timeline(
         self,
-        window: TimeWindow,
+        since: Since = "1h",
+        until: str | datetime | None = None,
         *,
         interval: str | timedelta = "1m",
         features: Sequence[str] = FEATURES,
         min_bucket_count: int = DEFAULT_MIN_BUCKET_COUNT,
+        now: datetime | None = None,
     ) -> Timeline:
         """Counts per time bucket, role and provider, with the switch points detected."""
-        chosen = check_features(features)
-        builder = self._timeline_builder(window, interval, chosen, min_bucket_count)
-        requests_before = self.reader.requests
-        plan = self.field_plan(refresh=self._plan_is_empty())
-        blockers, _ = self.preflight(plan, chosen)
-        for feature in chosen:
-            if blockers[feature]:
-                builder.complete = False
-                builder.problems.extend(f"{feature}: {problem}" for problem in blockers[feature])
-                continue
-            after: dict[str, Any] | None = None
-            while True:
-                search = timeline_search(
-                    feature,
-                    plan,
-                    window,
-                    self.judge.policy,
-                    interval_seconds=builder.interval_seconds,
-                    after=after,
-                )
-                response = self.reader.search(self.index, search.to_dict())
-                after = read_timeline_page(builder, feature, response)
-                if after is None:
-                    break
-        return builder.build(requests=self.reader.requests - requests_before)
-
-    def _timeline_builder(
-        self,
-        window: TimeWindow,
-        interval: str | timedelta,
-        features: Sequence[Feature],
-        min_bucket_count: int,
-    ) -> TimelineBuilder:
-        return TimelineBuilder(
+        window = window_of(since, until, now)
+        signals = chosen_signals(check_features(features))
+        builder = TimelineBuilder(
             window=window,
             interval=parse_duration(interval, what="interval"),
             policy=self.judge.policy,
             registry=self.judge.registry,
             threshold=self.judge.threshold,
             min_bucket_count=min_bucket_count,
-            features=features,
+            signals=signals,
         )
+        requests_before = self.reader.requests
+        plan = self.field_plan(refresh=self._plan_is_empty())
+        blockers, _ = self.preflight(plan, signals)
+        for signal in signals:
+            if blockers[signal.id]:
+                for problem in blockers[signal.id]:
+                    builder.fail(f"{signal.feature}: {problem}")
+                continue
+            names = list(signal.group_fields)
+
+            def body(after: dict[str, Any] | None, signal: Signal = signal) -> dict[str, Any]:
+                search = timeline_search(
+                    signal,
+                    plan,
+                    window,
+                    self.judge.policy,
+                    interval_seconds=builder.interval_seconds,
+                    after=after,
+                )
+                return search.to_dict()
+
+            for answer in scan_composite(self.reader, self.index, body, TIMELINE_PAGE_SIZE):
+                if answer.refused is not None:
+                    builder.fail(
+                        f"Elasticsearch refused the {signal.feature} timeline search: "
+                        f"{answer.refused}"
+                    )
+                for problem in answer.problems:
+                    builder.fail(f"the {signal.feature} timeline is partial: {problem}")
+                for start, values, count in timeline_rows(answer, names):
+                    builder.add(signal, start, values, count)
+        return builder.build(requests=self.reader.requests - requests_before)
 
     def _plan_is_empty(self) -> bool:
         # A pattern that matched nothing may match by now (new daily index): ask again.
         return self._plan is not None and not self._plan.indices
 
     def preflight(
-        self, plan: FieldPlan, features: Sequence[Feature]
-    ) -> tuple[dict[Feature, list[str]], dict[Feature, list[str]]]:
+        self, plan: FieldPlan, signals: Sequence[Signal]
+    ) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+        """Per signal id: what stops its search (blockers), and what limits it (notes)."""
         shared: list[str] = []
         if not plan.indices:
             shared.append(
@@ -259,109 +270,45 @@ class Verifier:
         else:
             if plan.time_problem:
                 shared.append(plan.time_problem)
-            message = plan.choice(f.MESSAGE)
-            if not message.mapped:
+            if not plan.choice(f.MESSAGE).mapped:
                 shared.append(
                     f"{f.MESSAGE} is not mapped in any index matching {self.index!r}; "
                     f"these are not AI gateway logs{_pattern_hint(self.index)}"
                 )
-        blockers: dict[Feature, list[str]] = {}
-        notes: dict[Feature, list[str]] = {}
-        for feature in features:
-            blockers[feature] = list(shared)
-            notes[feature] = []
+        blockers: dict[str, list[str]] = {}
+        notes: dict[str, list[str]] = {}
+        for signal in signals:
+            blockers[signal.id] = list(shared)
+            notes[signal.id] = []
             if shared:
                 continue
             if plan.choice(f.MESSAGE).exact_field is None:
-                notes[feature].append(
+                notes[signal.id].append(
                     f"{f.MESSAGE} has no keyword form; records are matched by phrase, "
                     "which can include longer messages that contain it"
                 )
-            usable = usable_group_fields(feature, plan)
-            for name, field in GROUP_FIELDS[feature].items():
-                choice = plan.choice(field)
+            usable = usable_group_fields(signal, plan)
+            for name, path in signal.group_fields.items():
+                choice = plan.choice(path)
                 if name in usable:
-                    if not choice.mapped and name in REQUIRED_GROUP_FIELDS[feature]:
-                        notes[feature].append(
-                            f"{field} is not mapped in any matching index, so every record "
+                    if not choice.mapped and name in signal.required:
+                        notes[signal.id].append(
+                            f"{path} is not mapped in any matching index, so every record "
                             "counts as having none"
                         )
                     continue
-                problem = choice.problem or f"{field} cannot be counted"
-                if name in REQUIRED_GROUP_FIELDS[feature]:
-                    blockers[feature].append(problem)
+                problem = choice.problem or f"{path} cannot be counted"
+                if name in signal.required:
+                    blockers[signal.id].append(problem)
                 else:
-                    notes[feature].append(f"{problem} (not broken down by it)")
+                    notes[signal.id].append(f"{problem} (not broken down by it)")
         return blockers, notes
-
-
-def _read_response(
-    response: Mapping[str, Any] | None, feature: Feature
-) -> tuple[list[Group], Tally]:
-    if response is None:
-        return [], Tally(total=0, complete=False)
-    error = item_error(response)
-    if error is not None:
-        return [], Tally(
-            total=0,
-            complete=False,
-            blockers=[f"Elasticsearch refused the {feature} search: {error}"],
-        )
-    shards = response.get("_shards") or {}
-    failures = shards.get("failures") or []
-    failed_indices = sorted({str(item.get("index")) for item in failures if item.get("index")})
-    tally = Tally(total=int(((response.get("hits") or {}).get("total") or {}).get("value", 0)))
-    if response.get("timed_out"):
-        tally.complete = False
-        tally.blockers.append("the search timed out on the server; the counts are partial")
-    if int(shards.get("failed", 0)):
-        tally.complete = False
-        reasons = sorted({_failure_reason(item) for item in failures})
-        where = f" in {', '.join(failed_indices)}" if failed_indices else ""
-        tally.blockers.append(
-            f"{shards.get('failed')} of {shards.get('total')} shards failed{where}: "
-            + "; ".join(reasons)
-        )
-    tally.failed_indices = failed_indices
-    buckets = (((response.get("aggregations") or {}).get("groups") or {}).get("buckets")) or []
-    names = list(GROUP_FIELDS[feature])
-    groups = [_group_from_bucket(bucket, names) for bucket in buckets]
-    return groups, tally
-
-
-def _failure_reason(failure: Mapping[str, Any]) -> str:
-    reason = failure.get("reason") or {}
-    if isinstance(reason, Mapping):
-        return f"{reason.get('type', 'error')}: {str(reason.get('reason', ''))[:200]}"
-    return str(reason)[:200]
-
-
-def _group_from_bucket(bucket: Mapping[str, Any], names: list[str]) -> Group:
-    key = bucket.get("key") or {}
-    values = {name: (None if key.get(name) is None else str(key.get(name))) for name in names}
-    hits = ((bucket.get("latest") or {}).get("hits") or {}).get("hits") or []
-    seen = bucket.get("seen") or {}
-    last_seen = _epoch_ms(seen.get("max"))
-    return Group(
-        values=values,
-        count=int(bucket.get("doc_count", 0)),
-        first_seen=_epoch_ms(seen.get("min")),
-        last_seen=last_seen,
-        sample=hits[0] if hits else None,
-        sample_time=last_seen,
-    )
-
-
-def _epoch_ms(value: object) -> datetime | None:
-    if not isinstance(value, int | float):
-        return None
-    return datetime.fromtimestamp(value / 1000, UTC)
 
 
 def verify(
     client: elasticsearch.Elasticsearch,
     *,
-    since: str | datetime,
+    since: Since,
     until: str | datetime | None = None,
     index: str = DEFAULT_INDEX,
     time_field: str = DEFAULT_TIME_FIELD,
@@ -381,7 +328,6 @@ def verify(
     datetimes. Two requests are sent whatever the number of records: one for the field
     mappings and one ``msearch`` whose aggregations count every feature at once.
     """
-    window = parse_window(since, until, now=now)
     verifier = Verifier(
         client,
         index=index,
@@ -394,203 +340,13 @@ def verify(
         data_view=data_view,
         retries=retries,
     )
-    return verifier.verify(window, features)
-
-
-def verify_hits(
-    hits: Iterable[Mapping[str, Any] | ParseProblem],
-    *,
-    since: str | datetime | None = None,
-    until: str | datetime | None = None,
-    source: str = "records",
-    index: str = DEFAULT_INDEX,
-    time_field: str = DEFAULT_TIME_FIELD,
-    features: Sequence[str] = FEATURES,
-    policy: Policy | None = None,
-    registry: PromptRegistry | None = None,
-    threshold: float = DEFAULT_THRESHOLD,
-    min_count: int = DEFAULT_MIN_COUNT,
-    kibana_url: str = DEFAULT_KIBANA_URL,
-    data_view: str | None = None,
-    now: datetime | None = None,
-) -> Report:
-    """Verify records already in hand (exported hits), with the same parsing and policy.
-
-    Without ``since``, the window is the span of the records' times. Unreadable hits are
-    counted in ``parse_problems``; they never stop the run.
-    """
-    _check_thresholds(threshold, min_count)
-    chosen, policy, collected, window = _read_offline(
-        hits,
-        features=features,
-        time_field=time_field,
-        policy=policy,
-        since=since,
-        until=until,
-        now=now,
-    )
-    registry = registry or PromptRegistry.bundled()
-    judge = Judge(
-        policy=policy,
-        registry=registry,
-        threshold=threshold,
-        min_count=min_count,
-        kibana_url=kibana_url,
-        data_view=data_view or index,
-    )
-    reports = {}
-    for feature in chosen:
-        groups, tally = collected.groups(feature, window)
-        reports[feature] = judge.report(feature, groups, tally, window, None)
-    return Report(
-        generated_at=datetime.now(UTC),
-        source=source,
-        index=index,
-        time_field=time_field,
-        window=window,
-        threshold=threshold,
-        min_count=min_count,
-        policy=policy.source,
-        registry=registry.description,
-        requests=0,
-        features=reports,
-        parse_problems=ParseSummary(
-            count=len(collected.problems), examples=collected.problems[:MAX_PARSE_EXAMPLES]
-        ),
-        notes=list(window.notes) + collected.notes(),
-    )
-
-
-def _read_offline(
-    hits: Iterable[Mapping[str, Any] | ParseProblem],
-    *,
-    features: Sequence[str],
-    time_field: str,
-    policy: Policy | None,
-    since: str | datetime | None,
-    until: str | datetime | None,
-    now: datetime | None,
-) -> tuple[tuple[Feature, ...], Policy, _Collected, TimeWindow]:
-    """Parse and sort records in hand, and settle the window: what both offline paths share."""
-    chosen = check_features(features)
-    attribute = _offline_time_attribute(time_field)
-    policy = policy or Policy.default()
-    collected = _collect(hits, policy, attribute)
-    return chosen, policy, collected, _offline_window(collected, since, until, now)
-
-
-def _offline_time_attribute(time_field: str) -> str:
-    attribute = _OFFLINE_TIME_FIELDS.get(time_field)
-    if attribute is None:
-        raise UsageError(
-            f"records read from a file can be windowed by {' or '.join(_OFFLINE_TIME_FIELDS)}, "
-            f"not {time_field}"
-        )
-    return attribute
-
-
-class _Collected:
-    """Records read from hits, grouped the way the aggregation groups them."""
-
-    def __init__(self) -> None:
-        self.problems: list[ParseProblem] = []
-        self.untimed = 0
-        self.records: dict[
-            Feature, list[tuple[datetime, Mapping[str, Any], CompletionRecord | RegistryRecord]]
-        ] = {
-            "completion": [],
-            "generation": [],
-        }
-
-    def times(self) -> list[datetime]:
-        return [moment for rows in self.records.values() for moment, _, _ in rows]
-
-    def notes(self) -> list[str]:
-        if not self.untimed:
-            return []
-        return [f"{self.untimed} records had no value in the time field and were left out"]
-
-    def groups(self, feature: Feature, window: TimeWindow) -> tuple[list[Group], Tally]:
-        grouped: dict[tuple[str | None, ...], Group] = {}
-        names = list(GROUP_FIELDS[feature])
-        outside = 0
-        for moment, hit, record in self.records[feature]:
-            if not window.start <= moment < window.end:
-                outside += 1
-                continue
-            values = {name: getattr(record, name) for name in names}
-            key = tuple(values.values())
-            group = grouped.get(key)
-            if group is None:
-                grouped[key] = Group(values, 1, moment, moment, hit, moment)
-                continue
-            group.count += 1
-            group.first_seen = min(group.first_seen or moment, moment)
-            if group.last_seen is None or moment >= group.last_seen:
-                group.last_seen = moment
-                group.sample, group.sample_time = hit, moment
-        groups = list(grouped.values())
-        tally = Tally(total=sum(group.count for group in groups))
-        if outside:
-            tally.notes.append(f"{outside} {feature} records outside the window were left out")
-        return groups, tally
-
-
-def _collect(
-    hits: Iterable[Mapping[str, Any] | ParseProblem], policy: Policy, attribute: str
-) -> _Collected:
-    collected = _Collected()
-    for hit in hits:
-        if isinstance(hit, ParseProblem):
-            collected.problems.append(hit)
-            continue
-        parsed = parse_hit(hit)
-        if parsed is None:
-            continue
-        if isinstance(parsed, ParseProblem):
-            collected.problems.append(parsed)
-            continue
-        if isinstance(parsed, RegistryRecord):
-            if not policy.is_generation_prompt(parsed.prompt_id):
-                continue
-            feature: Feature = "generation"
-        else:
-            feature = "completion"
-        moment = getattr(parsed, attribute)
-        if moment is None:
-            collected.untimed += 1
-            continue
-        collected.records[feature].append((moment, hit, parsed))
-    return collected
-
-
-def _offline_window(
-    collected: _Collected,
-    since: str | datetime | None,
-    until: str | datetime | None,
-    now: datetime | None,
-) -> TimeWindow:
-    if since is not None:
-        return parse_window(since, until, now=now)
-    times = collected.times()
-    if not times:
-        raise UsageError("the records hold no timed completion or generation record; give --since")
-    start = min(times)
-    end = max(times)
-    if until is not None:
-        return parse_window(start, until, now=now)
-    # The window is half-open, so end just after the last record to include it.
-    return TimeWindow(
-        start=start,
-        end=end + timedelta(milliseconds=1),
-        notes=("the window is the span of the records",),
-    )
+    return verifier.verify(since, until, features=features, now=now)
 
 
 def timeline(
     client: elasticsearch.Elasticsearch,
     *,
-    since: str | datetime,
+    since: Since,
     until: str | datetime | None = None,
     interval: str | timedelta = "1m",
     index: str = DEFAULT_INDEX,
@@ -613,50 +369,11 @@ def timeline(
         threshold=threshold,
         retries=retries,
     )
-    window = parse_window(since, until, now=now)
     return verifier.timeline(
-        window, interval=interval, features=features, min_bucket_count=min_bucket_count
-    )
-
-
-def timeline_hits(
-    hits: Iterable[Mapping[str, Any] | ParseProblem],
-    *,
-    since: str | datetime | None = None,
-    until: str | datetime | None = None,
-    interval: str | timedelta = "1m",
-    time_field: str = DEFAULT_TIME_FIELD,
-    features: Sequence[str] = FEATURES,
-    policy: Policy | None = None,
-    registry: PromptRegistry | None = None,
-    threshold: float = DEFAULT_THRESHOLD,
-    min_bucket_count: int = DEFAULT_MIN_BUCKET_COUNT,
-    now: datetime | None = None,
-) -> Timeline:
-    """The same timeline from records in hand (for example the bundled fixtures)."""
-    _check_thresholds(threshold, DEFAULT_MIN_COUNT)
-    chosen, policy, collected, window = _read_offline(
-        hits,
+        since,
+        until,
+        interval=interval,
         features=features,
-        time_field=time_field,
-        policy=policy,
-        since=since,
-        until=until,
+        min_bucket_count=min_bucket_count,
         now=now,
     )
-    builder = TimelineBuilder(
-        window=window,
-        interval=parse_duration(interval, what="interval"),
-        policy=policy,
-        registry=registry or PromptRegistry.bundled(),
-        threshold=threshold,
-        min_bucket_count=min_bucket_count,
-        features=chosen,
-    )
-    for feature in chosen:
-        names = list(GROUP_FIELDS[feature])
-        for moment, _hit, record in collected.records[feature]:
-            if window.start <= moment < window.end:
-                values = {name: getattr(record, name) for name in names}
-                builder.add(feature, builder.bucket_of(moment), values, 1)
-    return builder.build()

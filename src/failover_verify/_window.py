@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
-from typing import Self
+from typing import ClassVar, Self
 
 from dateutil import parser as dateutil_parser
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, Field, model_validator
 
-from failover_verify._exceptions import WindowError
+from failover_verify._exceptions import FailoverVerifyError, WindowError
+from failover_verify._model import Model
 
-__all__ = ["TimeWindow", "parse_duration", "parse_instant", "parse_window"]
+__all__ = ["TimeWindow", "parse_duration", "parse_window"]
 
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _RELATIVE = re.compile(
@@ -28,10 +29,10 @@ FORMATS_HELP = (
 )
 
 
-class TimeWindow(BaseModel):
+class TimeWindow(Model):
     """A half-open interval [start, end) in UTC, with notes on how the input was read."""
 
-    model_config = ConfigDict(frozen=True)
+    invalid_error: ClassVar[type[FailoverVerifyError]] = WindowError
 
     start: AwareDatetime = Field(serialization_alias="from")
     end: AwareDatetime = Field(serialization_alias="to")
@@ -41,7 +42,7 @@ class TimeWindow(BaseModel):
     def _check(self) -> Self:
         if self.end <= self.start:
             what = "empty" if self.end == self.start else "inverted"
-            raise ValueError(
+            raise WindowError(
                 f"the time window is {what}: it starts at {_iso(self.start)} "
                 f"and ends at {_iso(self.end)}; the start must be before the end"
             )
@@ -140,14 +141,4 @@ def parse_window(
         (current, None) if until is None else parse_instant(until, now=current, what="until")
     )
     notes = tuple(note for note in (start_note, end_note) if note)
-    try:
-        return TimeWindow(start=start, end=end, notes=notes)
-    except ValueError as exc:
-        raise WindowError(_validation_message(exc)) from None
-
-
-def _validation_message(exc: ValueError) -> str:
-    errors = getattr(exc, "errors", None)
-    if callable(errors):
-        return str(errors()[0].get("msg", exc)).removeprefix("Value error, ")
-    return str(exc)
+    return TimeWindow(start=start, end=end, notes=notes)

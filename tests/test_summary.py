@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from failover_verify._report import decide
+from failover_verify._summary import decide
 
 
 def _decide(

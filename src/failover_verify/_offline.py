@@ -1,0 +1,277 @@
+"""Verification of records already in hand (exported hits), with the same signals and policy.
+
+Records are parsed one by one, picked by the same signal definitions the queries compile, and
+grouped the way the server's aggregations group them, so the summary and verdict rules are
+exactly those of a verification against a cluster.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
+
+from failover_verify import _fields as f
+from failover_verify._exceptions import UsageError
+from failover_verify._kibana import DEFAULT_KIBANA_URL
+from failover_verify._policy import Policy
+from failover_verify._queries import DEFAULT_INDEX
+from failover_verify._records import ParseProblem, Record, parse_hit
+from failover_verify._registry import PromptRegistry
+from failover_verify._report import ParseSummary, Report
+from failover_verify._signals import Signal
+from failover_verify._summary import (
+    DEFAULT_MIN_BUCKET_COUNT,
+    DEFAULT_MIN_COUNT,
+    DEFAULT_THRESHOLD,
+    Group,
+    Judge,
+    Tally,
+    TimelineBuilder,
+    check_thresholds,
+)
+from failover_verify._timeline import Timeline
+from failover_verify._types import FEATURES
+from failover_verify._verify import DEFAULT_TIME_FIELD, check_features, chosen_signals
+from failover_verify._window import TimeWindow, parse_duration, parse_window
+
+__all__ = ["timeline_hits", "verify_hits"]
+
+MAX_PARSE_EXAMPLES: Final = 10
+_TIME_ATTRIBUTES: Final = {f.INGEST_TIME: "ingest_time", f.EVENT_TIME: "event_time"}
+
+
+@dataclass(frozen=True)
+class _Row:
+    moment: datetime
+    hit: Mapping[str, Any]
+    record: Record
+
+
+@dataclass
+class _Collected:
+    """Records read from hits, sorted into the signals that pick them."""
+
+    signals: tuple[Signal, ...]
+    problems: list[ParseProblem] = field(default_factory=list)
+    untimed: int = 0
+    rows: dict[str, list[_Row]] = field(default_factory=dict)
+
+    def times(self) -> list[datetime]:
+        return [row.moment for rows in self.rows.values() for row in rows]
+
+    def notes(self) -> list[str]:
+        if not self.untimed:
+            return []
+        return [f"{self.untimed} records had no value in the time field and were left out"]
+
+    def inside(self, signal: Signal, window: TimeWindow) -> Iterable[_Row]:
+        return (row for row in self.rows[signal.id] if window.start <= row.moment < window.end)
+
+    def groups(self, signal: Signal, window: TimeWindow) -> tuple[list[Group], Tally]:
+        grouped: dict[tuple[str | None, ...], Group] = {}
+        for row in self.inside(signal, window):
+            values = signal.values_of(row.record)
+            key = tuple(values.values())
+            group = grouped.get(key)
+            moment = row.moment
+            if group is None:
+                grouped[key] = Group(values, 1, moment, moment, row.hit, moment)
+                continue
+            group.count += 1
+            group.first_seen = min(group.first_seen or moment, moment)
+            if group.last_seen is None or moment >= group.last_seen:
+                group.last_seen = moment
+                group.sample, group.sample_time = row.hit, moment
+        groups = list(grouped.values())
+        tally = Tally(total=sum(group.count for group in groups))
+        outside = len(self.rows[signal.id]) - tally.total
+        if outside:
+            tally.notes.append(
+                f"{outside} {signal.feature} records outside the window were left out"
+            )
+        return groups, tally
+
+
+def _collect(
+    hits: Iterable[Mapping[str, Any] | ParseProblem],
+    signals: tuple[Signal, ...],
+    policy: Policy,
+    attribute: str,
+) -> _Collected:
+    collected = _Collected(signals, rows={signal.id: [] for signal in signals})
+    for hit in hits:
+        if isinstance(hit, ParseProblem):
+            collected.problems.append(hit)
+            continue
+        parsed = parse_hit(hit)
+        if parsed is None:
+            continue
+        if isinstance(parsed, ParseProblem):
+            collected.problems.append(parsed)
+            continue
+        picked = [signal for signal in signals if signal.picks(parsed, policy.settings_for(signal))]
+        if not picked:
+            continue
+        moment = getattr(parsed, attribute)
+        if moment is None:
+            collected.untimed += 1
+            continue
+        for signal in picked:
+            collected.rows[signal.id].append(_Row(moment, hit, parsed))
+    return collected
+
+
+def _time_attribute(time_field: str) -> str:
+    attribute = _TIME_ATTRIBUTES.get(time_field)
+    if attribute is None:
+        raise UsageError(
+            f"records read from a file can be windowed by {' or '.join(_TIME_ATTRIBUTES)}, "
+            f"not time_field={time_field!r}"
+        )
+    return attribute
+
+
+def _window(
+    collected: _Collected,
+    since: str | datetime | None,
+    until: str | datetime | None,
+    now: datetime | None,
+) -> TimeWindow:
+    if since is not None:
+        return parse_window(since, until, now=now)
+    times = collected.times()
+    if not times:
+        raise UsageError("the records hold no timed completion or generation record; give since=")
+    start = min(times)
+    if until is not None:
+        return parse_window(start, until, now=now)
+    # The window is half-open, so end just after the last record to include it.
+    return TimeWindow(
+        start=start,
+        end=max(times) + timedelta(milliseconds=1),
+        notes=("the window is the span of the records",),
+    )
+
+
+def _read(
+    hits: Iterable[Mapping[str, Any] | ParseProblem],
+    *,
+    features: Sequence[str],
+    time_field: str,
+    policy: Policy,
+    since: str | datetime | None,
+    until: str | datetime | None,
+    now: datetime | None,
+) -> tuple[tuple[Signal, ...], _Collected, TimeWindow]:
+    """Parse and sort records in hand, and settle the window: what both offline paths share."""
+    signals = chosen_signals(check_features(features))
+    collected = _collect(hits, signals, policy, _time_attribute(time_field))
+    return signals, collected, _window(collected, since, until, now)
+
+
+def verify_hits(
+    hits: Iterable[Mapping[str, Any] | ParseProblem],
+    *,
+    since: str | datetime | None = None,
+    until: str | datetime | None = None,
+    source: str = "records",
+    index: str = DEFAULT_INDEX,
+    time_field: str = DEFAULT_TIME_FIELD,
+    features: Sequence[str] = FEATURES,
+    policy: Policy | None = None,
+    registry: PromptRegistry | None = None,
+    threshold: float = DEFAULT_THRESHOLD,
+    min_count: int = DEFAULT_MIN_COUNT,
+    kibana_url: str = DEFAULT_KIBANA_URL,
+    data_view: str | None = None,
+    now: datetime | None = None,
+) -> Report:
+    """Verify records already in hand (exported hits), with the same parsing and policy.
+
+    Without ``since``, the window is the span of the records' times. Unreadable hits are
+    counted in ``parse_problems``; they never stop the run.
+    """
+    check_thresholds(threshold, min_count)
+    policy = policy or Policy.default()
+    signals, collected, window = _read(
+        hits,
+        features=features,
+        time_field=time_field,
+        policy=policy,
+        since=since,
+        until=until,
+        now=now,
+    )
+    registry = registry or PromptRegistry.bundled()
+    judge = Judge(
+        policy=policy,
+        registry=registry,
+        threshold=threshold,
+        min_count=min_count,
+        kibana_url=kibana_url,
+        data_view=data_view or index,
+    )
+    reports = {}
+    for signal in signals:
+        groups, tally = collected.groups(signal, window)
+        reports[signal.feature] = judge.report(signal, groups, tally, window, None)
+    return Report(
+        generated_at=datetime.now(UTC),
+        source=source,
+        index=index,
+        time_field=time_field,
+        window=window,
+        threshold=threshold,
+        min_count=min_count,
+        policy=policy.source,
+        registry=registry.description,
+        requests=0,
+        features=reports,
+        parse_problems=ParseSummary(
+            count=len(collected.problems), examples=collected.problems[:MAX_PARSE_EXAMPLES]
+        ),
+        notes=list(window.notes) + collected.notes(),
+    )
+
+
+def timeline_hits(
+    hits: Iterable[Mapping[str, Any] | ParseProblem],
+    *,
+    since: str | datetime | None = None,
+    until: str | datetime | None = None,
+    interval: str | timedelta = "1m",
+    time_field: str = DEFAULT_TIME_FIELD,
+    features: Sequence[str] = FEATURES,
+    policy: Policy | None = None,
+    registry: PromptRegistry | None = None,
+    threshold: float = DEFAULT_THRESHOLD,
+    min_bucket_count: int = DEFAULT_MIN_BUCKET_COUNT,
+    now: datetime | None = None,
+) -> Timeline:
+    """The same timeline as :func:`failover_verify.timeline`, from records in hand."""
+    check_thresholds(threshold, DEFAULT_MIN_COUNT)
+    policy = policy or Policy.default()
+    signals, collected, window = _read(
+        hits,
+        features=features,
+        time_field=time_field,
+        policy=policy,
+        since=since,
+        until=until,
+        now=now,
+    )
+    builder = TimelineBuilder(
+        window=window,
+        interval=parse_duration(interval, what="interval"),
+        policy=policy,
+        registry=registry or PromptRegistry.bundled(),
+        threshold=threshold,
+        min_bucket_count=min_bucket_count,
+        signals=signals,
+    )
+    for signal in signals:
+        for row in collected.inside(signal, window):
+            builder.add(signal, builder.bucket_of(row.moment), signal.values_of(row.record), 1)
+    return builder.build()
