@@ -204,7 +204,7 @@ class TestPublicModels:
         with pytest.raises(fv.WindowError, match="inverted"):
             fv.TimeWindow(start=start, end=start - timedelta(minutes=1))
         with pytest.raises(fv.PolicyError):
-            fv.Rule(role="sideways", conditions={})  # type: ignore[arg-type]
+            fv.Rule(role="sideways", conditions={})
 
 
 class TestReprs:
