@@ -255,3 +255,30 @@ def item_error(item: Mapping[str, Any]) -> str | None:
     if "error" not in item:
         return None
     return f"{item.get('status', '?')} {_reason(item)}"
+
+
+def missing_clusters(response: Mapping[str, Any]) -> str | None:
+    """Which clusters of a cross-cluster answer contributed nothing, or ``None`` if none.
+
+    A remote cluster with ``skip_unavailable`` that cannot be reached is left out of the
+    answer, which still has status 200 and no failed shard: only ``_clusters`` says so.
+    """
+    clusters = response.get("_clusters") or {}
+    missing = int(clusters.get("skipped") or 0) + int(clusters.get("failed") or 0)
+    if not missing:
+        return None
+    named = []
+    for alias, detail in (clusters.get("details") or {}).items():
+        status = detail.get("status") if isinstance(detail, Mapping) else None
+        if status not in ("skipped", "failed"):
+            continue
+        failures = detail.get("failures") or []
+        reason = failures[0].get("reason") if failures else None
+        cause = (
+            f" ({reason.get('type', 'error')}: {reason.get('reason') or ''})"
+            if isinstance(reason, Mapping)
+            else ""
+        )
+        named.append(f"{alias} was {status}{cause}")
+    which = "; ".join(named) if named else "Elasticsearch named none"
+    return f"{missing} of {clusters.get('total', '?')} clusters sent no records: {which}"

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
-from failover_verify._es import item_error
+from failover_verify._es import item_error, missing_clusters
 from failover_verify._exceptions import UsageError
 from failover_verify._policy import Feature, Policy
 from failover_verify._queries import GROUP_FIELDS
@@ -238,6 +238,10 @@ def read_timeline_page(
     if response.get("timed_out") or int(shards.get("failed", 0)):
         builder.complete = False
         builder.problems.append(f"the {feature} timeline is partial (timed out or failed shards)")
+    clusters = missing_clusters(response)
+    if clusters is not None:
+        builder.complete = False
+        builder.problems.append(f"the {feature} timeline is partial: {clusters}")
     groups = (response.get("aggregations") or {}).get("groups") or {}
     buckets = groups.get("buckets") or []
     names = list(GROUP_FIELDS[feature])

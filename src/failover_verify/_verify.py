@@ -10,7 +10,7 @@ from typing import Any, Final
 import elasticsearch
 
 from failover_verify import _fields as f
-from failover_verify._es import Reader, item_error
+from failover_verify._es import Reader, item_error, missing_clusters
 from failover_verify._exceptions import UsageError
 from failover_verify._kibana import DEFAULT_KIBANA_URL, discover_url
 from failover_verify._mapping import FieldPlan, plan_fields
@@ -322,6 +322,10 @@ def _read_response(
             f"{shards.get('failed')} of {shards.get('total')} shards failed{where}: "
             + "; ".join(reasons)
         )
+    clusters = missing_clusters(response)
+    if clusters is not None:
+        tally.complete = False
+        tally.blockers.append(f"{clusters}; the counts lack their records")
     tally.failed_indices = failed_indices
     buckets = (((response.get("aggregations") or {}).get("groups") or {}).get("buckets")) or []
     names = list(GROUP_FIELDS[feature])
