@@ -317,7 +317,7 @@ def _read_response(
     if int(shards.get("failed", 0)):
         tally.complete = False
         reasons = sorted({_failure_reason(item) for item in failures})
-        where = f" in {', '.join(failed_indices)}" if failed_indices else ""
+        where = f" in {_failed_shards(failures)}" if failed_indices else ""
         tally.blockers.append(
             f"{shards.get('failed')} of {shards.get('total')} shards failed{where}: "
             + "; ".join(reasons)
@@ -336,8 +336,27 @@ def _read_response(
 def _failure_reason(failure: Mapping[str, Any]) -> str:
     reason = failure.get("reason") or {}
     if isinstance(reason, Mapping):
-        return f"{reason.get('type', 'error')}: {str(reason.get('reason', ''))[:200]}"
+        # A shard lost with its node fails with a type and no reason at all.
+        detail = reason.get("reason")
+        kind = str(reason.get("type", "error"))
+        return f"{kind}: {str(detail)[:200]}" if detail else kind
     return str(reason)[:200]
+
+
+def _failed_shards(failures: Iterable[Mapping[str, Any]]) -> str:
+    """``index (shard 1, 2)`` for each index with failed shards, as the failures name them."""
+    shards: dict[str, set[str]] = {}
+    for item in failures:
+        if item.get("index"):
+            numbers = shards.setdefault(str(item["index"]), set())
+            if item.get("shard") is not None:
+                numbers.add(str(item["shard"]))
+    return ", ".join(
+        f"{index} (shard {', '.join(sorted(numbers, key=lambda n: (len(n), n)))})"
+        if numbers
+        else index
+        for index, numbers in sorted(shards.items())
+    )
 
 
 def _group_from_bucket(bucket: Mapping[str, Any], names: list[str]) -> Group:
