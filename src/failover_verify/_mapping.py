@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict
 __all__ = ["FieldChoice", "FieldPlan", "plan_fields"]
 
 _DATE_TYPES = frozenset({"date", "date_nanos"})
+_SHOWN = 3
 
 
 class FieldChoice(BaseModel):
@@ -123,6 +124,30 @@ def _choose(
         types=types,
         problem=(
             f"{name} has no exact, aggregatable form in every matching index "
-            f"(mapped as {', '.join(types)}); map it as keyword or add a .keyword sub-field"
+            f"(mapped as {', '.join(types)}{_split(entry, keyword_entry)}); "
+            "map it as keyword or add a .keyword sub-field"
         ),
     )
+
+
+def _split(entry: Mapping[str, Any] | None, keyword_entry: Mapping[str, Any] | None) -> str:
+    """Which indices map the field which way, when that differs between indices."""
+    parts = []
+    for kind, caps in sorted((entry or {}).items()):
+        parts.append(_in_indices("missing" if kind == "unmapped" else kind, caps))
+    for kind, caps in sorted((keyword_entry or {}).items()):
+        if kind != "keyword":
+            parts.append(
+                _in_indices("no .keyword" if kind == "unmapped" else f".keyword {kind}", caps)
+            )
+    listed = [part for part in parts if part]
+    return f": {'; '.join(listed)}" if listed else ""
+
+
+def _in_indices(label: str, caps: Mapping[str, Any]) -> str:
+    # The API lists a type's indices only when the field differs between indices.
+    listed = sorted(str(index) for index in caps.get("indices") or ())
+    if not listed:
+        return ""
+    more = f" and {len(listed) - _SHOWN} more" if len(listed) > _SHOWN else ""
+    return f"{label} in {', '.join(listed[:_SHOWN])}{more}"
