@@ -51,6 +51,8 @@ class FieldPlan(BaseModel):
     time_field: str
     time_problem: str | None
     fields: dict[str, FieldChoice]
+    unreachable: dict[str, str] = {}
+    """Indices (or remote ``cluster:pattern``) the API could not read, with the reason."""
 
     def choice(self, name: str) -> FieldChoice:
         return self.fields[name]
@@ -68,7 +70,21 @@ def plan_fields(
         time_field=time_field,
         time_problem=_time_problem(caps.get(time_field), time_field),
         fields={name: _choose(name, caps, indices) for name in names},
+        unreachable=_unreachable(response.get("failures") or ()),
     )
+
+
+def _unreachable(failures: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+    # A remote cluster skipped as unavailable shows up only here (and in a search's _clusters).
+    found: dict[str, str] = {}
+    for failure in failures:
+        error = (failure.get("failure") or {}).get("error") or {}
+        reason = str(error.get("type", "error"))
+        if error.get("reason"):
+            reason = f"{reason}: {error['reason']}"
+        for index in failure.get("indices") or ():
+            found[str(index)] = reason
+    return found
 
 
 def _mapped_types(entry: Mapping[str, Any] | None) -> dict[str, Mapping[str, Any]]:
