@@ -363,8 +363,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def _cluster_command(cache_dir: Path, args: argparse.Namespace) -> int:
     name: str = args.cluster
-    # One lock per cluster name: commands on the same cluster take turns.
-    with esnode.file_lock(cache_dir / f"local-cluster-{name}.lock"):
+    # Commands on local clusters take turns (one lock file, so none pile up per name).
+    with esnode.file_lock(cache_dir / "local-cluster.lock"):
         if args.command == "start":
             return start_cluster(cache_dir, name, args.line, nodes=args.nodes, timeout=args.timeout)
         if args.command == "status":
