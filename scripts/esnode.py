@@ -1,8 +1,12 @@
-"""A throwaway single-node Elasticsearch for tests and local work.
+"""Throwaway Elasticsearch nodes and small clusters for tests and local work.
 
 The minimal server distribution comes from Maven Central, is checked against a known digest,
 and is unpacked once into a cache outside the repository. Each node gets its own directory with
 a copy of the configuration, its data and its logs, and is removed again when it stops.
+
+A cluster is several such nodes on loopback that find each other through their transport
+ports. One of its members can be stopped and started again: a stopped member keeps its
+directory (so its shards come back with it) until the whole cluster stops.
 
 Elasticsearch refuses to run as root, so a root caller (CI) runs the node as an unprivileged
 system user created on first use; that is why the cache lives where that user can read it.
@@ -31,15 +35,17 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import IO, Any
 
 __all__ = [
+    "CLUSTER_HEAP_OPTS",
     "DEFAULT_TIMEOUT",
     "ES_USER",
     "LINES",
+    "Cluster",
     "EsNodeError",
     "JavaHome",
     "Node",
@@ -51,9 +57,16 @@ __all__ = [
     "find_java",
     "is_running",
     "log_tail",
+    "running_members",
     "server_line",
+    "start_cluster",
+    "start_member",
+    "start_members",
     "start_node",
+    "stop_cluster",
+    "stop_member",
     "stop_node",
+    "wait_for_cluster",
     "wait_until_ready",
 ]
 
@@ -63,6 +76,9 @@ MAVEN_BASE = (
 ES_USER = "failover-verify-es"
 JVM_DIR = Path("/usr/lib/jvm")
 HEAP_OPTS = "-Xms512m -Xmx512m"
+# Several nodes share a 2-core machine with the rest of the suite; their test data is tiny.
+CLUSTER_HEAP_OPTS = "-Xms320m -Xmx320m"
+STOPPED_STATE = "stopped.json"
 SUPERUSER = "elastic"
 DEFAULT_TIMEOUT = 180.0
 
@@ -418,6 +434,10 @@ class Node:
     username: str | None = None
     password: str | None = None
     ca_certs: Path | None = None
+    name: str = "node-1"
+    transport_port: int | None = None
+    cluster: str | None = None
+    """The id of the cluster this node is a member of; ``None`` for a single node."""
     process: subprocess.Popen[bytes] | None = field(default=None, compare=False, repr=False)
 
     @property
@@ -432,26 +452,32 @@ class Node:
     def log_path(self) -> Path:
         return self.node_dir / "node.log"
 
-    def to_json(self) -> str:
-        """Serialise for a state file; the live process handle is not kept."""
+    def to_dict(self) -> dict[str, Any]:
+        """The node as JSON-ready data; the live process handle is not kept."""
         data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "process"}
-        return json.dumps(
-            {k: str(v) if isinstance(v, Path) else v for k, v in data.items()}, indent=2
-        )
+        return {k: str(v) if isinstance(v, Path) else v for k, v in data.items()}
+
+    def to_json(self) -> str:
+        """Serialise for a state file."""
+        return json.dumps(self.to_dict(), indent=2)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Node:
+        values = dict(data)
+        for key in ("node_dir", "java_home", "ca_certs"):
+            if values.get(key) is not None:
+                values[key] = Path(values[key])
+        return cls(**values)
 
     @classmethod
     def from_json(cls, text: str) -> Node:
-        data = json.loads(text)
-        for key in ("node_dir", "java_home", "ca_certs"):
-            if data.get(key) is not None:
-                data[key] = Path(data[key])
-        return cls(**data)
+        return cls.from_dict(json.loads(text))
 
     def __repr__(self) -> str:
         # The superuser password of a throwaway node is still a password.
         return (
-            f"Node(line={self.line!r}, version={self.version!r}, pid={self.pid}, "
-            f"url={self.url!r}, node_dir={str(self.node_dir)!r})"
+            f"Node(name={self.name!r}, line={self.line!r}, version={self.version!r}, "
+            f"pid={self.pid}, url={self.url!r}, node_dir={str(self.node_dir)!r})"
         )
 
 
@@ -509,11 +535,29 @@ def _chown_tree(tree: Path, uid: int, gid: int) -> None:
             os.lchown(Path(root, name), uid, gid)
 
 
-def _settings_yaml(*, http_port: int, transport_port: int, node_dir: Path, secure: bool) -> str:
+def _settings_yaml(
+    *,
+    http_port: int,
+    transport_port: int,
+    node_dir: Path,
+    secure: bool,
+    name: str = "node-1",
+    cluster: str | None = None,
+    seed_hosts: Sequence[str] = (),
+    initial_masters: Sequence[str] = (),
+) -> str:
     settings: dict[str, object] = {
-        "cluster.name": f"failover-verify-{node_dir.name}",
-        "node.name": "node-1",
-        "discovery.type": "single-node",
+        "cluster.name": f"failover-verify-{cluster or node_dir.name}",
+        "node.name": name,
+    }
+    if cluster is None or not seed_hosts:
+        settings["discovery.type"] = "single-node"
+    else:
+        settings["discovery.seed_hosts"] = list(seed_hosts)
+        # Only for the first start: a member that restarts rejoins the cluster it formed.
+        if initial_masters:
+            settings["cluster.initial_master_nodes"] = list(initial_masters)
+    settings |= {
         "network.host": "127.0.0.1",
         "http.port": http_port,
         "transport.port": transport_port,
@@ -569,7 +613,9 @@ def _make_certificates(certs: Path) -> None:
     (certs / "node.csr").unlink()
 
 
-def _node_env(home: Path, node_dir: Path, java: JavaHome) -> dict[str, str]:
+def _node_env(
+    home: Path, node_dir: Path, java: JavaHome, heap: str | None = None
+) -> dict[str, str]:
     # A small, explicit environment: JAVA_HOME, JAVA_TOOL_OPTIONS or a caller's ES_* variables
     # would otherwise change how the node starts.
     return {
@@ -579,7 +625,7 @@ def _node_env(home: Path, node_dir: Path, java: JavaHome) -> dict[str, str]:
         "ES_HOME": str(home),
         "ES_JAVA_HOME": str(java.path),
         "ES_PATH_CONF": str(node_dir / "config"),
-        "ES_JAVA_OPTS": HEAP_OPTS,
+        "ES_JAVA_OPTS": heap or HEAP_OPTS,
         "ES_TMPDIR": str(node_dir / "tmp"),
     }
 
@@ -621,16 +667,33 @@ def _sweep_stale_nodes(nodes_dir: Path) -> None:
         return
     for node_dir in nodes_dir.iterdir():
         state = node_dir / "node.json"
+        stopped = node_dir / STOPPED_STATE
         try:
+            old = time.time() - node_dir.stat().st_mtime > 600
             if state.is_file():
                 pid = int(json.loads(state.read_text())["pid"])
                 stale = not _group_members(pid)
+            elif stopped.is_file():
+                # A member stopped on purpose keeps its data while the rest of its cluster runs.
+                cluster = str(json.loads(stopped.read_text())["cluster"])
+                stale = old and not _cluster_alive(nodes_dir, cluster)
             else:
-                stale = time.time() - node_dir.stat().st_mtime > 600
+                stale = old
         except (OSError, ValueError, KeyError):
             continue
         if stale:
             shutil.rmtree(node_dir, ignore_errors=True)
+
+
+def _cluster_alive(nodes_dir: Path, cluster: str) -> bool:
+    for member_dir in nodes_dir.glob(f"{cluster}-n*"):
+        try:
+            pid = int(json.loads((member_dir / "node.json").read_text())["pid"])
+        except (OSError, ValueError, KeyError):
+            continue
+        if _group_members(pid):
+            return True
+    return False
 
 
 def start_node(
@@ -651,15 +714,7 @@ def start_node(
     cache_dir = _prepare_cache(cache_dir or default_cache_dir())
     java = find_java(line.java_min)
     home = ensure_distribution(line, cache_dir, progress)
-    user: pwd.struct_passwd | None = None
-    nodes_dir = cache_dir / "nodes"
-    with _locked(cache_dir):
-        if _is_root():
-            user = _node_user()
-        nodes_dir.mkdir(exist_ok=True)
-        if _is_root():
-            nodes_dir.chmod(0o755)
-        _sweep_stale_nodes(nodes_dir)
+    user, nodes_dir = _prepare_nodes_dir(cache_dir)
     attempts = 3
     for attempt in range(1, attempts + 1):
         node = _launch(line, home, java, nodes_dir, user, secure=secure, progress=progress)
@@ -677,6 +732,20 @@ def start_node(
             raise
         return node
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _prepare_nodes_dir(cache_dir: Path) -> tuple[pwd.struct_passwd | None, Path]:
+    """The user to run nodes as (when root) and the directory for node directories."""
+    user: pwd.struct_passwd | None = None
+    nodes_dir = cache_dir / "nodes"
+    with _locked(cache_dir):
+        if _is_root():
+            user = _node_user()
+        nodes_dir.mkdir(exist_ok=True)
+        if _is_root():
+            nodes_dir.chmod(0o755)
+        _sweep_stale_nodes(nodes_dir)
+    return user, nodes_dir
 
 
 def _launch(
@@ -716,20 +785,7 @@ def _launch(
             f"starting Elasticsearch {line.version} on port {http_port} with Java {java.major}"
             + (f" as user {ES_USER}" if user is not None else "")
         )
-        log: IO[bytes]
-        with (node_dir / "node.log").open("wb") as log:
-            if user is not None:
-                os.fchown(log.fileno(), user.pw_uid, user.pw_gid)
-            process = subprocess.Popen(
-                [str(home / "bin" / "elasticsearch")],
-                cwd=node_dir,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                **_as_user_kwargs(user),
-            )
+        process = _spawn(home, node_dir, env, user)
     except BaseException:
         shutil.rmtree(node_dir, ignore_errors=True)
         raise
@@ -750,6 +806,26 @@ def _launch(
         raise
 
 
+def _spawn(
+    home: Path, node_dir: Path, env: Mapping[str, str], user: pwd.struct_passwd | None
+) -> subprocess.Popen[bytes]:
+    log: IO[bytes]
+    # Appending keeps what a member logged before it was stopped and started again.
+    with (node_dir / "node.log").open("ab") as log:
+        if user is not None:
+            os.fchown(log.fileno(), user.pw_uid, user.pw_gid)
+        return subprocess.Popen(
+            [str(home / "bin" / "elasticsearch")],
+            cwd=node_dir,
+            env=dict(env),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            **_as_user_kwargs(user),
+        )
+
+
 def _record(
     *,
     line: ServerLine,
@@ -758,6 +834,9 @@ def _record(
     process: subprocess.Popen[bytes],
     http_port: int,
     password: str | None,
+    name: str = "node-1",
+    transport_port: int | None = None,
+    cluster: str | None = None,
 ) -> Node:
     secure = password is not None
     node = Node(
@@ -771,6 +850,9 @@ def _record(
         username=SUPERUSER if secure else None,
         password=password,
         ca_certs=node_dir / "config" / "certs" / "ca.crt" if secure else None,
+        name=name,
+        transport_port=transport_port,
+        cluster=cluster,
         process=process,
     )
     state = node_dir / "node.json"
@@ -860,11 +942,8 @@ def wait_until_ready(node: Node, timeout: float = DEFAULT_TIMEOUT) -> None:
                 f"last lines of {node.log_path}:\n{log_tail(node)}"
             )
         try:
-            status, headers, _ = _request(node, "/", timeout=min(5.0, remaining))
-            product = {k.lower(): v for k, v in headers.items()}.get("x-elastic-product")
-            # The minimal distribution lacks the rest-root module, so GET / answers 405;
-            # the product header still proves Elasticsearch's REST layer is up.
-            if status in (200, 405) and product == "Elasticsearch":
+            problem = _not_answering(node, min(5.0, remaining))
+            if problem is None:
                 wait = max(int(deadline - time.monotonic()), 1)
                 status, _, body = _request(
                     node,
@@ -875,14 +954,28 @@ def wait_until_ready(node: Node, timeout: float = DEFAULT_TIMEOUT) -> None:
                     return
                 last = f"cluster health answered {status}: {body[:200]!r}"
             else:
-                last = f"GET / answered {status} with X-Elastic-Product={product!r}"
+                last = problem
         except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
             last = f"GET / failed: {getattr(exc, 'reason', exc)!s}"
         time.sleep(0.5)
 
 
-def stop_node(node: Node, timeout: float = 30.0) -> None:
-    """Stop the node's whole process group (SIGTERM, then SIGKILL) and remove its directory."""
+def _not_answering(node: Node, timeout: float) -> str | None:
+    """Why the node's REST layer is not up yet, or ``None`` when it answers as Elasticsearch."""
+    status, headers, _ = _request(node, "/", timeout=timeout)
+    product = {k.lower(): v for k, v in headers.items()}.get("x-elastic-product")
+    # The minimal distribution lacks the rest-root module, so GET / answers 405;
+    # the product header still proves Elasticsearch's REST layer is up.
+    if status in (200, 405) and product == "Elasticsearch":
+        return None
+    return f"GET / answered {status} with X-Elastic-Product={product!r}"
+
+
+def stop_node(node: Node, timeout: float = 30.0, *, remove: bool = True) -> None:
+    """Stop the node's whole process group (SIGTERM, then SIGKILL) and remove its directory.
+
+    ``remove=False`` keeps the directory, data included, so the node can start again.
+    """
     # The node runs in its own session, so its pid is also its process group id.
     for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 10.0)):
         if not _live_node_processes(node):
@@ -897,4 +990,413 @@ def stop_node(node: Node, timeout: float = 30.0) -> None:
     if node.process is not None:
         with contextlib.suppress(subprocess.TimeoutExpired):
             node.process.wait(timeout=5)
-    shutil.rmtree(node.node_dir, ignore_errors=True)
+    if remove:
+        shutil.rmtree(node.node_dir, ignore_errors=True)
+
+
+# --- clusters -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Cluster:
+    """Several nodes of one server line on loopback that form one cluster.
+
+    ``nodes[0]`` is node 1; its URL is the cluster's. ``id`` names the members' directories
+    (``<id>-n1``, ``<id>-n2``, ...) and the cluster (``failover-verify-<id>``).
+    """
+
+    name: str
+    id: str
+    line: str
+    version: str
+    heap: str
+    nodes: list[Node]
+
+    @property
+    def url(self) -> str:
+        return self.nodes[0].url
+
+    @property
+    def transport_addresses(self) -> list[str]:
+        """``host:port`` of every member's transport layer, as remote-cluster seeds want them."""
+        return [f"{node.host}:{node.transport_port}" for node in self.nodes]
+
+    def node(self, number: int) -> Node:
+        """Member ``number``, counted from 1."""
+        if not 1 <= number <= len(self.nodes):
+            raise EsNodeError(
+                f"cluster {self.name} has nodes 1 to {len(self.nodes)}, not node {number}"
+            )
+        return self.nodes[number - 1]
+
+    def to_json(self) -> str:
+        data = {
+            "name": self.name,
+            "id": self.id,
+            "line": self.line,
+            "version": self.version,
+            "heap": self.heap,
+            "nodes": [node.to_dict() for node in self.nodes],
+        }
+        return json.dumps(data, indent=2)
+
+    @classmethod
+    def from_json(cls, text: str) -> Cluster:
+        data = json.loads(text)
+        return cls(
+            name=str(data["name"]),
+            id=str(data["id"]),
+            line=str(data["line"]),
+            version=str(data["version"]),
+            heap=str(data["heap"]),
+            nodes=[Node.from_dict(node) for node in data["nodes"]],
+        )
+
+    def __repr__(self) -> str:
+        return f"Cluster(name={self.name!r}, version={self.version!r}, nodes={len(self.nodes)})"
+
+
+def running_members(cluster: Cluster) -> list[int]:
+    """The numbers (from 1) of the members whose processes are alive."""
+    return [number for number, node in enumerate(cluster.nodes, 1) if is_running(node)]
+
+
+def start_cluster(
+    spec: str | ServerLine = "9",
+    *,
+    nodes: int = 3,
+    name: str = "cluster",
+    cache_dir: Path | None = None,
+    heap: str = CLUSTER_HEAP_OPTS,
+    timeout: float = DEFAULT_TIMEOUT,
+    progress: Progress = _quiet,
+) -> Cluster:
+    """Start ``nodes`` nodes that form one cluster, wait until all have joined, and return it.
+
+    The nodes start together and elect a master among themselves (every node is
+    master-eligible), so a three-node cluster keeps working when any one node stops. On failure
+    every node is stopped and removed, and :class:`EsNodeError` says why, with the ends of the
+    nodes' logs.
+    """
+    if nodes < 1:
+        raise EsNodeError(f"a cluster needs at least one node, not {nodes}")
+    if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,39}", name):
+        raise EsNodeError(
+            f"{name!r} is not a usable cluster name: use up to 40 lowercase letters, digits, "
+            "'-' or '_'"
+        )
+    line = spec if isinstance(spec, ServerLine) else server_line(spec)
+    deadline = time.monotonic() + timeout
+    cache_dir = _prepare_cache(cache_dir or default_cache_dir())
+    java = find_java(line.java_min)
+    home = ensure_distribution(line, cache_dir, progress)
+    user, nodes_dir = _prepare_nodes_dir(cache_dir)
+    attempts = 3
+    for attempt in range(1, attempts + 1):
+        cluster = _launch_cluster(
+            line, home, java, nodes_dir, user, name=name, count=nodes, heap=heap, progress=progress
+        )
+        try:
+            wait_for_cluster(cluster, max(deadline - time.monotonic(), 1.0))
+        except EsNodeError:
+            port_taken = any(_port_taken(node) for node in cluster.nodes)
+            stop_cluster(cluster)
+            if port_taken and attempt < attempts:
+                progress("a chosen port was taken meanwhile; retrying with other ports")
+                continue
+            raise
+        except BaseException:
+            stop_cluster(cluster)
+            raise
+        return cluster
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _launch_cluster(
+    line: ServerLine,
+    home: Path,
+    java: JavaHome,
+    nodes_dir: Path,
+    user: pwd.struct_passwd | None,
+    *,
+    name: str,
+    count: int,
+    heap: str,
+    progress: Progress,
+) -> Cluster:
+    cluster_id = f"es{line.name}-{name}-{secrets.token_hex(4)}"
+    ports = _free_ports(2 * count)
+    http_ports, transport_ports = ports[:count], ports[count:]
+    names = [f"node-{number}" for number in range(1, count + 1)]
+    # A one-node cluster needs no discovery at all (and would warn every 30 s about it).
+    seeds = [f"127.0.0.1:{port}" for port in transport_ports] if count > 1 else []
+    cluster = Cluster(
+        name=name, id=cluster_id, line=line.name, version=line.version, heap=heap, nodes=[]
+    )
+    progress(
+        f"starting a {count}-node cluster {name!r} of Elasticsearch {line.version} "
+        f"(HTTP ports {', '.join(map(str, http_ports))}) with Java {java.major}"
+        + (f" as user {ES_USER}" if user is not None else "")
+    )
+    try:
+        for number in range(count):
+            node_dir = nodes_dir / f"{cluster_id}-n{number + 1}"
+            node_dir.mkdir()
+            shutil.copytree(home / "config", node_dir / "config")
+            for sub in ("data", "logs", "tmp"):
+                (node_dir / sub).mkdir()
+            _write_member_settings(
+                node_dir,
+                user,
+                name=names[number],
+                cluster_id=cluster_id,
+                http_port=http_ports[number],
+                transport_port=transport_ports[number],
+                seeds=seeds,
+                initial_masters=names if seeds else (),
+            )
+            if user is not None:
+                _chown_tree(node_dir, user.pw_uid, user.pw_gid)
+            process = _spawn(home, node_dir, _node_env(home, node_dir, java, heap), user)
+            cluster.nodes.append(
+                _record(
+                    line=line,
+                    node_dir=node_dir,
+                    java=java,
+                    process=process,
+                    http_port=http_ports[number],
+                    password=None,
+                    name=names[number],
+                    transport_port=transport_ports[number],
+                    cluster=cluster_id,
+                )
+            )
+    except BaseException:
+        stop_cluster(cluster)
+        for leftover in nodes_dir.glob(f"{cluster_id}-n*"):
+            shutil.rmtree(leftover, ignore_errors=True)
+        raise
+    return cluster
+
+
+def _write_member_settings(
+    node_dir: Path,
+    user: pwd.struct_passwd | None,
+    *,
+    name: str,
+    cluster_id: str,
+    http_port: int,
+    transport_port: int,
+    seeds: Sequence[str],
+    initial_masters: Sequence[str] = (),
+) -> None:
+    config = node_dir / "config" / "elasticsearch.yml"
+    config.write_text(
+        _settings_yaml(
+            http_port=http_port,
+            transport_port=transport_port,
+            node_dir=node_dir,
+            secure=False,
+            name=name,
+            cluster=cluster_id,
+            seed_hosts=seeds,
+            initial_masters=initial_masters,
+        )
+    )
+    if user is not None:
+        os.lchown(config, user.pw_uid, user.pw_gid)
+
+
+def _port_taken(node: Node) -> bool:
+    try:
+        text = node.log_path.read_text(errors="replace")
+    except OSError:
+        return False
+    return "BindHttpException" in text or "BindTransportException" in text
+
+
+def wait_for_cluster(cluster: Cluster, timeout: float = DEFAULT_TIMEOUT) -> None:
+    """Wait until every member answers, all have joined, and the cluster is at least yellow.
+
+    Yellow means every primary shard is assigned, so after a member comes back this also
+    waits until the shards it holds are readable again.
+    """
+    deadline = time.monotonic() + timeout
+    last = "no answer yet"
+    while True:
+        for node in cluster.nodes:
+            if not is_running(node):
+                raise EsNodeError(
+                    f"{node.name} of the cluster {cluster.name!r} exited before the cluster was "
+                    f"ready ({last}); last lines of {node.log_path}:\n{log_tail(node)}"
+                )
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            tails = "\n".join(
+                f"--- last lines of {node.log_path}:\n{log_tail(node, 12)}"
+                for node in cluster.nodes
+            )
+            raise EsNodeError(
+                f"the cluster {cluster.name!r} was not ready after {timeout:.0f} s ({last})\n"
+                + tails
+            )
+        try:
+            problems = [
+                f"{node.name}: {problem}"
+                for node in cluster.nodes
+                if (problem := _not_answering(node, min(5.0, remaining))) is not None
+            ]
+            if problems:
+                last = "; ".join(problems)
+            else:
+                wait = max(min(int(deadline - time.monotonic()), 10), 1)
+                status, _, body = _request(
+                    cluster.nodes[0],
+                    f"/_cluster/health?wait_for_nodes={len(cluster.nodes)}"
+                    f"&wait_for_status=yellow&timeout={wait}s",
+                    timeout=wait + 5,
+                )
+                if status == 200:
+                    return
+                last = f"cluster health answered {status}: {body[:200]!r}"
+        except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
+            last = f"a member did not answer: {getattr(exc, 'reason', exc)!s}"
+        time.sleep(0.5)
+
+
+def stop_member(cluster: Cluster, number: int, timeout: float = 30.0) -> Node:
+    """Stop member ``number`` (from 1) and keep its directory, so that it can start again."""
+    node = cluster.node(number)
+    stop_node(node, timeout, remove=False)
+    state = node.node_dir / "node.json"
+    # The state file says the member was stopped on purpose, so no sweep removes its data
+    # while the rest of its cluster runs.
+    if state.is_file():
+        state.replace(node.node_dir / STOPPED_STATE)
+    return node
+
+
+def start_member(
+    cluster: Cluster, number: int, *, timeout: float = DEFAULT_TIMEOUT, progress: Progress = _quiet
+) -> Node:
+    """Start a stopped member again with its data, and wait until the cluster is whole."""
+    return start_members(cluster, [number], timeout=timeout, progress=progress)[0]
+
+
+def start_members(
+    cluster: Cluster,
+    numbers: Sequence[int],
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    progress: Progress = _quiet,
+) -> list[Node]:
+    """Start stopped members again with their data, and wait until the cluster is whole.
+
+    Members keep their ports when these are still free, so their URLs do not change. Members
+    that already run are left alone. Waiting for the whole cluster includes waiting until the
+    shards the members hold are readable again.
+    """
+    deadline = time.monotonic() + timeout
+    stopped = [number for number in dict.fromkeys(numbers) if not is_running(cluster.node(number))]
+    for number in stopped:
+        node = cluster.node(number)
+        if not (node.node_dir / "data").is_dir():
+            raise EsNodeError(
+                f"{node.name} of the cluster {cluster.name!r} has no data directory any more "
+                f"({node.node_dir}); stop the cluster and start a new one"
+            )
+    if stopped:
+        line = server_line(cluster.version)
+        java = find_java(line.java_min)
+        home = ensure_distribution(line, cluster.nodes[0].node_dir.parent.parent, progress)
+        user = _node_user() if _is_root() else None
+        ports = {number: cluster.node(number).http_port for number in stopped}
+        attempts = 3
+        for attempt in range(1, attempts + 1):
+            for number in stopped:
+                _respawn(
+                    cluster,
+                    number,
+                    line=line,
+                    home=home,
+                    java=java,
+                    user=user,
+                    http_port=ports[number],
+                    progress=progress,
+                )
+            try:
+                wait_for_cluster(cluster, max(deadline - time.monotonic(), 1.0))
+            except BaseException:
+                taken = [number for number in stopped if _port_taken(cluster.node(number))]
+                for number in stopped:
+                    stop_member(cluster, number)
+                if taken and attempt < attempts:
+                    progress("a port of a member was taken meanwhile; retrying with other ports")
+                    for number in taken:
+                        log = cluster.node(number).log_path
+                        # A new log part, so the old bind failure is not read as the next one's.
+                        log.rename(log.with_suffix(f".{attempt}.log"))
+                        ports[number] = 0
+                    continue
+                raise
+            break
+    else:
+        wait_for_cluster(cluster, timeout)
+    return [cluster.node(number) for number in numbers]
+
+
+def _respawn(
+    cluster: Cluster,
+    number: int,
+    *,
+    line: ServerLine,
+    home: Path,
+    java: JavaHome,
+    user: pwd.struct_passwd | None,
+    http_port: int,
+    progress: Progress,
+) -> None:
+    """Launch a stopped member from its directory; port 0 means new ports."""
+    node = cluster.node(number)
+    transport_port = node.transport_port
+    if not http_port or transport_port is None:
+        http_port, transport_port = _free_ports(2)
+    seeds = [
+        f"127.0.0.1:{transport_port if other is node else other.transport_port}"
+        for other in cluster.nodes
+        if len(cluster.nodes) > 1
+    ]
+    _write_member_settings(
+        node.node_dir,
+        user,
+        name=node.name,
+        cluster_id=cluster.id,
+        http_port=http_port,
+        transport_port=transport_port,
+        seeds=seeds,
+    )
+    progress(f"starting {node.name} of the cluster {cluster.name!r} again on port {http_port}")
+    process = _spawn(home, node.node_dir, _node_env(home, node.node_dir, java, cluster.heap), user)
+    cluster.nodes[number - 1] = _record(
+        line=line,
+        node_dir=node.node_dir,
+        java=java,
+        process=process,
+        http_port=http_port,
+        password=None,
+        name=node.name,
+        transport_port=transport_port,
+        cluster=cluster.id,
+    )
+    (node.node_dir / STOPPED_STATE).unlink(missing_ok=True)
+
+
+def stop_cluster(cluster: Cluster, timeout: float = 30.0) -> None:
+    """Stop every member (running or stopped) and remove their directories."""
+    # Signal every member first, so that they shut down side by side rather than in turn.
+    for node in cluster.nodes:
+        if _live_node_processes(node):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(node.pid, signal.SIGTERM)
+    for node in cluster.nodes:
+        stop_node(node, timeout)

@@ -1,14 +1,27 @@
-"""Start, inspect or stop a throwaway local Elasticsearch node.
+"""Start, inspect or stop a throwaway local Elasticsearch node, or a small local cluster.
 
     scripts/local-es start [--line 9|8|VERSION] [--secure] [--timeout SECONDS]
     scripts/local-es status
     scripts/local-es stop
+
+    scripts/local-es start --cluster NAME [--nodes N] [--line 9|8|VERSION] [--timeout SECONDS]
+    scripts/local-es status --cluster NAME
+    scripts/local-es stop-node --cluster NAME K
+    scripts/local-es start-node --cluster NAME K
+    scripts/local-es stop --cluster NAME
 
 ``start`` reuses the running node unless ``--line`` asks for another version or the running
 node's security differs from ``--secure``. It prints the URL as its last line of output
 (progress goes to stderr), so ``URL=$(scripts/local-es start)`` works. The node's state is kept
 in the cache directory (``$FAILOVER_VERIFY_CACHE``, else /var/cache/failover-verify for root,
 else ~/.cache/failover-verify).
+
+With ``--cluster NAME``, ``start`` starts N nodes (3 by default) of one line that form the
+cluster NAME on loopback, each with its own ports and data, and prints node 1's URL last.
+``stop-node K`` stops node K and keeps its data, ``start-node K`` starts it again (same ports
+when free) and waits until its shards are back, and ``stop`` stops every node and removes the
+cluster. Several clusters with different names can run side by side, and beside the single
+node; clusters never use security.
 
 Exit codes: 0 success (for ``status``: running), 1 failure, 2 bad usage, 3 ``status``: not
 running.
@@ -17,6 +30,7 @@ running.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
@@ -24,6 +38,7 @@ import esnode
 
 NOT_RUNNING = 3
 DEFAULT_LINE = "9"
+DEFAULT_NODES = 3
 
 
 def _say(message: str) -> None:
@@ -112,6 +127,159 @@ def stop(cache_dir: Path) -> int:
     return 0
 
 
+def _cluster_state(cache_dir: Path, name: str) -> Path:
+    return cache_dir / f"local-cluster-{name}.json"
+
+
+def _load_cluster(cache_dir: Path, name: str) -> esnode.Cluster | None:
+    state = _cluster_state(cache_dir, name)
+    if not state.is_file():
+        return None
+    try:
+        return esnode.Cluster.from_json(state.read_text())
+    except (ValueError, TypeError, KeyError):
+        _say(f"ignoring the unreadable state file {state}")
+        state.unlink()
+        return None
+
+
+def _save_cluster(cache_dir: Path, cluster: esnode.Cluster) -> None:
+    state = _cluster_state(cache_dir, cluster.name)
+    state.write_text(cluster.to_json())
+    state.chmod(0o600)
+
+
+def _describe_cluster(cluster: esnode.Cluster) -> None:
+    running = esnode.running_members(cluster)
+    _say(f"cluster {cluster.name!r}: Elasticsearch {cluster.version} (line {cluster.line})")
+    for number, node in enumerate(cluster.nodes, 1):
+        state = "running" if number in running else "stopped"
+        _say(f"  node {number} ({node.name}): {state}, {node.url}, dir {node.node_dir}")
+
+
+def start_cluster(
+    cache_dir: Path, name: str, spec: str | None, *, nodes: int | None, timeout: float
+) -> int:
+    cluster = _load_cluster(cache_dir, name)
+    if cluster is not None and not all((node.node_dir / "data").is_dir() for node in cluster.nodes):
+        _say(f"the data of the cluster {name!r} is gone; cleaning up")
+        esnode.stop_cluster(cluster)
+        _cluster_state(cache_dir, name).unlink(missing_ok=True)
+        cluster = None
+    if cluster is not None:
+        line = esnode.server_line(spec or cluster.version)
+        wanted = nodes or len(cluster.nodes)
+        if line.version != cluster.version or wanted != len(cluster.nodes):
+            _say(
+                f"the cluster {name!r} runs {len(cluster.nodes)} nodes of Elasticsearch "
+                f"{cluster.version}; stopping it to start the one asked for"
+            )
+            esnode.stop_cluster(cluster)
+            _cluster_state(cache_dir, name).unlink(missing_ok=True)
+            cluster = None
+    if cluster is not None:
+        stopped = [
+            number for number, node in enumerate(cluster.nodes, 1) if not esnode.is_running(node)
+        ]
+        if stopped:
+            _say(f"starting the stopped nodes {', '.join(map(str, stopped))} again")
+        try:
+            esnode.start_members(cluster, stopped, timeout=timeout, progress=_say)
+        finally:
+            _save_cluster(cache_dir, cluster)
+        _say("reusing the cluster")
+    else:
+        cluster = esnode.start_cluster(
+            esnode.server_line(spec or DEFAULT_LINE),
+            nodes=nodes or DEFAULT_NODES,
+            name=name,
+            cache_dir=cache_dir,
+            timeout=timeout,
+            progress=_say,
+        )
+        _save_cluster(cache_dir, cluster)
+    _describe_cluster(cluster)
+    print(cluster.url, flush=True)
+    return 0
+
+
+def _running_cluster(cache_dir: Path, name: str) -> esnode.Cluster:
+    cluster = _load_cluster(cache_dir, name)
+    if cluster is None:
+        raise esnode.EsNodeError(
+            f"no cluster {name!r} was started; start it with local-es start --cluster {name}"
+        )
+    return cluster
+
+
+def stop_member(cache_dir: Path, name: str, number: int) -> int:
+    cluster = _running_cluster(cache_dir, name)
+    node = cluster.node(number)
+    if not esnode.is_running(node):
+        print(f"node {number} of the cluster {name!r} was not running")
+        return 0
+    esnode.stop_member(cluster, number)
+    _save_cluster(cache_dir, cluster)
+    print(
+        f"stopped node {number} of the cluster {name!r} ({node.url}); its data stays in "
+        f"{node.node_dir} until local-es start-node --cluster {name} {number}"
+    )
+    return 0
+
+
+def start_member(cache_dir: Path, name: str, number: int, *, timeout: float) -> int:
+    cluster = _running_cluster(cache_dir, name)
+    try:
+        node = esnode.start_member(cluster, number, timeout=timeout, progress=_say)
+    finally:
+        _save_cluster(cache_dir, cluster)
+    print(node.url, flush=True)
+    return 0
+
+
+def cluster_status(cache_dir: Path, name: str) -> int:
+    cluster = _load_cluster(cache_dir, name)
+    if cluster is None:
+        print("not running")
+        return NOT_RUNNING
+    _describe_cluster(cluster)
+    running = esnode.running_members(cluster)
+    if not running:
+        print(
+            f"not running: every node is stopped (start them with local-es start --cluster {name})"
+        )
+        return NOT_RUNNING
+    print(f"running: {len(running)} of {len(cluster.nodes)} nodes, {cluster.url}")
+    return 0
+
+
+def stop_cluster(cache_dir: Path, name: str) -> int:
+    cluster = _load_cluster(cache_dir, name)
+    if cluster is None:
+        print(f"no cluster {name!r} was running")
+        return 0
+    esnode.stop_cluster(cluster)
+    _cluster_state(cache_dir, name).unlink(missing_ok=True)
+    count = len(cluster.nodes)
+    nodes = f"{count} node{'s' if count != 1 else ''}"
+    print(f"stopped the {nodes} of the cluster {name!r} and removed its data")
+    return 0
+
+
+def _cluster_name(value: str) -> str:
+    if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,39}", value):
+        raise argparse.ArgumentTypeError(
+            f"{value!r}: use up to 40 lowercase letters, digits, '-' or '_'"
+        )
+    return value
+
+
+def _count(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number of at least 1")
+    return int(value)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="local-es", description="A throwaway local Elasticsearch node for development."
@@ -134,13 +302,50 @@ def main(argv: list[str] | None = None) -> int:
         default=esnode.DEFAULT_TIMEOUT,
         help="seconds to wait for the node to be usable",
     )
-    commands.add_parser("status", help="say whether the node runs and where")
-    commands.add_parser("stop", help="stop the node and remove its files")
+    start_parser.add_argument(
+        "--cluster",
+        type=_cluster_name,
+        metavar="NAME",
+        help="start (or reuse) the local cluster NAME instead of the single node",
+    )
+    start_parser.add_argument(
+        "--nodes",
+        type=_count,
+        help=f"with --cluster: how many nodes (default {DEFAULT_NODES})",
+    )
+    status_parser = commands.add_parser("status", help="say whether the node runs and where")
+    stop_parser = commands.add_parser("stop", help="stop the node and remove its files")
+    member_parsers = (
+        commands.add_parser("stop-node", help="stop node K of a cluster, keeping its data"),
+        commands.add_parser("start-node", help="start node K of a cluster again"),
+    )
+    for sub in (status_parser, stop_parser, *member_parsers):
+        sub.add_argument(
+            "--cluster",
+            type=_cluster_name,
+            metavar="NAME",
+            required=sub in member_parsers,
+            help="the local cluster NAME instead of the single node",
+        )
+    for sub in member_parsers:
+        sub.add_argument("number", type=_count, metavar="K", help="the node, counted from 1")
+    member_parsers[1].add_argument(
+        "--timeout",
+        type=float,
+        default=esnode.DEFAULT_TIMEOUT,
+        help="seconds to wait for the node to rejoin and its shards to be back",
+    )
     args = parser.parse_args(argv)
+    if args.command == "start" and args.cluster is None and args.nodes is not None:
+        parser.error("--nodes needs --cluster NAME")
+    if args.command == "start" and args.cluster is not None and args.secure:
+        parser.error("clusters run without security; leave out --secure")
 
     cache_dir = esnode.default_cache_dir()
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
+        if args.cluster is not None:
+            return _cluster_command(cache_dir, args)
         # One local node per cache: the lock keeps two commands from racing over it.
         with esnode.file_lock(cache_dir / "local-node.lock"):
             if args.command == "start":
@@ -154,3 +359,18 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         _say(f"local-es: {exc}")
         return 1
+
+
+def _cluster_command(cache_dir: Path, args: argparse.Namespace) -> int:
+    name: str = args.cluster
+    # Commands on local clusters take turns (one lock file, so none pile up per name).
+    with esnode.file_lock(cache_dir / "local-cluster.lock"):
+        if args.command == "start":
+            return start_cluster(cache_dir, name, args.line, nodes=args.nodes, timeout=args.timeout)
+        if args.command == "status":
+            return cluster_status(cache_dir, name)
+        if args.command == "stop-node":
+            return stop_member(cache_dir, name, args.number)
+        if args.command == "start-node":
+            return start_member(cache_dir, name, args.number, timeout=args.timeout)
+        return stop_cluster(cache_dir, name)

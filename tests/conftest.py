@@ -1,9 +1,12 @@
-"""Fixtures for tests that need a real Elasticsearch node.
+"""Fixtures for tests that need a real Elasticsearch node or cluster.
 
 The node is started by ``scripts/esnode.py`` the first time a test asks for it and stopped when
 the session ends; tests that do not ask never start it. ``--es-line`` (or the environment
 variable ``FAILOVER_VERIFY_TEST_ES_LINE``) picks the server line, 9 by default. A node that
 cannot start fails the tests that need it, with the reason: it never skips them.
+
+``es_cluster`` (three nodes) and ``es_remote`` (a second, one-node cluster) are started
+together, once per session, the first time a test asks for either; the same rules apply.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import os
 import socket
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from importlib.metadata import version
 from typing import TYPE_CHECKING
 
@@ -37,8 +41,12 @@ NODE_FIXTURES = frozenset(
         "es_index",
         "es_secure_server",
         "es_secure_client",
+        "es_clusters",
+        "es_cluster",
+        "es_remote",
     }
 )
+CLUSTER_NODES = 3
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -78,7 +86,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.es)
 
 
-def _start(config: pytest.Config, *, secure: bool) -> Iterator[esnode.Node]:
+def _checked_line(config: pytest.Config) -> esnode.ServerLine:
     line = _server_line(config)
     client_major = int(CLIENT_VERSION.split(".", 1)[0])
     if client_major > int(line.name):
@@ -89,6 +97,11 @@ def _start(config: pytest.Config, *, secure: bool) -> Iterator[esnode.Node]:
             "as scripts/test does",
             pytrace=False,
         )
+    return line
+
+
+def _start(config: pytest.Config, *, secure: bool) -> Iterator[esnode.Node]:
+    line = _checked_line(config)
     node = _start_or_fail(line, secure=secure)
     try:
         yield node
@@ -199,3 +212,47 @@ def es_secure_client(
     )
     yield client
     client.close()
+
+
+@pytest.fixture(scope="session")
+def es_clusters(
+    pytestconfig: pytest.Config,
+) -> Iterator[tuple[esnode.Cluster, esnode.Cluster]]:
+    """A three-node cluster and a one-node cluster to be its remote, started side by side."""
+    line = _checked_line(pytestconfig)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = [
+            pool.submit(esnode.start_cluster, line, nodes=CLUSTER_NODES, name="test"),
+            pool.submit(esnode.start_cluster, line, nodes=1, name="test-remote"),
+        ]
+        started: list[esnode.Cluster] = []
+        reasons: list[str] = []
+        for future in futures:
+            try:
+                started.append(future.result())
+            except esnode.EsNodeError as exc:
+                reasons.append(str(exc))
+    if reasons:
+        for cluster in started:
+            esnode.stop_cluster(cluster)
+        pytest.fail(
+            "the test Elasticsearch clusters could not start: " + "\n".join(reasons),
+            pytrace=False,
+        )
+    try:
+        yield started[0], started[1]
+    finally:
+        for cluster in started:
+            esnode.stop_cluster(cluster)
+
+
+@pytest.fixture(scope="session")
+def es_cluster(es_clusters: tuple[esnode.Cluster, esnode.Cluster]) -> esnode.Cluster:
+    """Three nodes on loopback forming one cluster; node 1's URL is ``es_cluster.url``."""
+    return es_clusters[0]
+
+
+@pytest.fixture(scope="session")
+def es_remote(es_clusters: tuple[esnode.Cluster, esnode.Cluster]) -> esnode.Cluster:
+    """A separate one-node cluster, for cross-cluster search from ``es_cluster``."""
+    return es_clusters[1]

@@ -66,39 +66,70 @@ def read_answer(body: Mapping[str, Any]) -> Answer:
     )
     if int(shards.get("failed", 0) or 0):
         reasons = sorted({_failure_reason(item) for item in failures if isinstance(item, Mapping)})
-        where = f" in {', '.join(answer.failed_indices)}" if answer.failed_indices else ""
+        where = f" in {_failed_shards(failures)}" if answer.failed_indices else ""
         answer.problems.append(
             f"{shards.get('failed')} of {shards.get('total')} shards failed{where}"
             + (": " + "; ".join(reasons) if reasons else "")
         )
-    clusters = body.get("_clusters") or {}
-    missing = sum(int(clusters.get(state, 0) or 0) for state in ("skipped", "failed", "partial"))
-    if missing:
-        answer.problems.append(
-            f"{missing} of {clusters.get('total')} clusters did not answer in full: "
-            + ", ".join(_cluster_states(clusters))
-        )
+    clusters = _missing_clusters(body)
+    if clusters is not None:
+        answer.problems.append(f"{clusters}; the counts lack their records")
     return answer
 
 
-def _cluster_states(clusters: Mapping[str, Any]) -> list[str]:
-    details = clusters.get("details") or {}
+def _missing_clusters(body: Mapping[str, Any]) -> str | None:
+    """Which clusters of a cross-cluster answer did not answer in full, or ``None``.
+
+    A remote cluster with ``skip_unavailable`` that cannot be reached is left out of the
+    answer, which still has status 200 and no failed shard: only ``_clusters`` says so.
+    """
+    clusters = body.get("_clusters") or {}
+    missing = sum(int(clusters.get(state) or 0) for state in ("skipped", "failed", "partial"))
+    if not missing:
+        return None
     named = []
-    for name, detail in sorted(details.items()):
-        if not isinstance(detail, Mapping) or detail.get("status") in ("successful", "running"):
+    for alias, detail in sorted((clusters.get("details") or {}).items()):
+        status = detail.get("status") if isinstance(detail, Mapping) else None
+        if status not in ("skipped", "failed", "partial"):
             continue
         failures = detail.get("failures") or []
-        reasons = sorted({_failure_reason(item) for item in failures if isinstance(item, Mapping)})
-        why = f" ({'; '.join(reasons)})" if reasons else ""
-        named.append(f"{name or '(local)'} {detail.get('status')}{why}")
-    return named or ["the answer does not say which"]
+        reason = (
+            failures[0].get("reason") if failures and isinstance(failures[0], Mapping) else None
+        )
+        cause = (
+            f" ({reason.get('type', 'error')}: {reason.get('reason') or ''})"
+            if isinstance(reason, Mapping)
+            else ""
+        )
+        named.append(f"{alias or '(local)'} was {status}{cause}")
+    which = "; ".join(named) if named else "Elasticsearch named none"
+    return f"{missing} of {clusters.get('total', '?')} clusters sent no records: {which}"
 
 
 def _failure_reason(failure: Mapping[str, Any]) -> str:
     reason = failure.get("reason") or {}
     if isinstance(reason, Mapping):
-        return f"{reason.get('type', 'error')}: {str(reason.get('reason', ''))[:_MAX_REASON]}"
+        # A shard lost with its node fails with a type and no reason at all.
+        detail = reason.get("reason")
+        kind = str(reason.get("type", "error"))
+        return f"{kind}: {str(detail)[:_MAX_REASON]}" if detail else kind
     return str(reason)[:_MAX_REASON]
+
+
+def _failed_shards(failures: list[Any]) -> str:
+    """``index (shard 1, 2)`` for each index with failed shards, as the failures name them."""
+    shards: dict[str, set[str]] = {}
+    for item in failures:
+        if isinstance(item, Mapping) and item.get("index"):
+            numbers = shards.setdefault(str(item["index"]), set())
+            if item.get("shard") is not None:
+                numbers.add(str(item["shard"]))
+    return ", ".join(
+        f"{index} (shard {', '.join(sorted(numbers, key=lambda n: (len(n), n)))})"
+        if numbers
+        else index
+        for index, numbers in sorted(shards.items())
+    )
 
 
 def tally_of(answer: Answer | None, what: str) -> Tally:

@@ -258,6 +258,10 @@ def _reason(body: object) -> str:
                 if isinstance(causes, list) and causes and isinstance(causes[0], Mapping)
                 else error
             )
+            # Some errors (a point in time refused for missing shards) have no root cause and
+            # an empty reason; the shards are named further down the caused_by chain.
+            while not cause.get("reason") and isinstance(cause.get("caused_by"), Mapping):
+                cause = cause["caused_by"]
             return _clip(f"{cause.get('type', 'error')}: {cause.get('reason', '')}")
         if isinstance(error, str):
             return _clip(error)

@@ -70,6 +70,13 @@ def export_hits(
     problems = sorted({problem for signal in signals for problem in blockers[signal.id]})
     if problems:
         raise ElasticsearchError(f"cannot export: {problems[0]}")
+    if plan.unreachable:
+        # A point in time silently leaves out a remote cluster that is skipped as unavailable.
+        where = ", ".join(f"{index} ({why})" for index, why in sorted(plan.unreachable.items()))
+        raise ElasticsearchError(
+            f"cannot export: Elasticsearch could not read {where}; "
+            "the export stopped rather than leave their records out"
+        )
     policy = verifier.judge.policy
     query = Q(
         "bool",

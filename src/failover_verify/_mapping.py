@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict
 __all__ = ["FieldChoice", "FieldPlan", "plan_fields"]
 
 _DATE_TYPES = frozenset({"date", "date_nanos"})
+_SHOWN = 3
 
 
 class FieldChoice(BaseModel):
@@ -50,6 +51,8 @@ class FieldPlan(BaseModel):
     time_field: str
     time_problem: str | None
     fields: dict[str, FieldChoice]
+    unreachable: dict[str, str] = {}
+    """Indices (or remote ``cluster:pattern``) the API could not read, with the reason."""
 
     def choice(self, name: str) -> FieldChoice:
         return self.fields[name]
@@ -67,7 +70,21 @@ def plan_fields(
         time_field=time_field,
         time_problem=_time_problem(caps.get(time_field), time_field),
         fields={name: _choose(name, caps, indices) for name in names},
+        unreachable=_unreachable(response.get("failures") or ()),
     )
+
+
+def _unreachable(failures: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+    # A remote cluster skipped as unavailable shows up only here (and in a search's _clusters).
+    found: dict[str, str] = {}
+    for failure in failures:
+        error = (failure.get("failure") or {}).get("error") or {}
+        reason = str(error.get("type", "error"))
+        if error.get("reason"):
+            reason = f"{reason}: {error['reason']}"
+        for index in failure.get("indices") or ():
+            found[str(index)] = reason
+    return found
 
 
 def _mapped_types(entry: Mapping[str, Any] | None) -> dict[str, Mapping[str, Any]]:
@@ -123,6 +140,30 @@ def _choose(
         types=types,
         problem=(
             f"{name} has no exact, aggregatable form in every matching index "
-            f"(mapped as {', '.join(types)}); map it as keyword or add a .keyword sub-field"
+            f"(mapped as {', '.join(types)}{_split(entry, keyword_entry)}); "
+            "map it as keyword or add a .keyword sub-field"
         ),
     )
+
+
+def _split(entry: Mapping[str, Any] | None, keyword_entry: Mapping[str, Any] | None) -> str:
+    """Which indices map the field which way, when that differs between indices."""
+    parts = []
+    for kind, caps in sorted((entry or {}).items()):
+        parts.append(_in_indices("missing" if kind == "unmapped" else kind, caps))
+    for kind, caps in sorted((keyword_entry or {}).items()):
+        if kind != "keyword":
+            parts.append(
+                _in_indices("no .keyword" if kind == "unmapped" else f".keyword {kind}", caps)
+            )
+    listed = [part for part in parts if part]
+    return f": {'; '.join(listed)}" if listed else ""
+
+
+def _in_indices(label: str, caps: Mapping[str, Any]) -> str:
+    # The API lists a type's indices only when the field differs between indices.
+    listed = sorted(str(index) for index in caps.get("indices") or ())
+    if not listed:
+        return ""
+    more = f" and {len(listed) - _SHOWN} more" if len(listed) > _SHOWN else ""
+    return f"{label} in {', '.join(listed[:_SHOWN])}{more}"
