@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from failover_verify._expectation import Expect, expectations_for
 from failover_verify._policy import Feature
 from failover_verify._records import ParseProblem
 from failover_verify._registry import Resolution
@@ -129,11 +130,18 @@ class Report(_Model):
         """Every feature has a definite verdict (primary, failover or mixed)."""
         return all(feature.definite for feature in self.features.values())
 
-    def meets(self, expect: Literal["primary", "failover"]) -> bool | None:
-        """True if every feature's verdict is ``expect``; None if some cannot be told."""
+    def meets(self, expect: Expect) -> bool | None:
+        """True if every feature's verdict is as expected; None if some cannot be told.
+
+        ``expect`` is one verdict (``"primary"`` or ``"failover"``) for every feature, or a
+        mapping of feature to :class:`~failover_verify.Expectation` (as the incident flags give).
+        """
         if not self.definite:
             return None
-        return all(feature.verdict == expect for feature in self.features.values())
+        if isinstance(expect, str):
+            return all(feature.verdict == expect for feature in self.features.values())
+        wanted = expectations_for(expect, self.features)
+        return all(wanted[name].allows(feature.verdict) for name, feature in self.features.items())
 
     def to_json_dict(
         self, *, expect: Literal["primary", "failover"] | None = None
