@@ -14,10 +14,12 @@ import sys
 import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any, Final, Literal, NoReturn
+
+from elasticsearch import Elasticsearch
 
 from failover_verify._client import ConnectionSettings, connect
 from failover_verify._exceptions import (
@@ -28,7 +30,18 @@ from failover_verify._exceptions import (
     SourceError,
     UsageError,
 )
+from failover_verify._expectation import Expect as Expectations
+from failover_verify._expectation import contradicted, describe_expect
 from failover_verify._export import export_hits
+from failover_verify._flags import FlagReading
+from failover_verify._jobs_cli import (
+    JobOptions,
+    add_job_options,
+    finish_jobs,
+    read_flag_states,
+    render_flags,
+    report_json,
+)
 from failover_verify._kibana import DEFAULT_KIBANA_URL, discover_url
 from failover_verify._policy import FEATURES, Feature, Policy
 from failover_verify._queries import DEFAULT_INDEX, feature_conditions, kql
@@ -71,6 +84,7 @@ environment:
   ES_API_KEY              API key (or --api-key-file FILE)
   ES_USERNAME, ES_PASSWORD  basic auth
   ES_CA_CERTS             CA bundle for TLS (or --ca-certs FILE)
+  GITLAB_URL, GITLAB_TOKEN  GitLab and a read_api token, for --expect flags
   NO_COLOR                plain output even on a terminal
 Secrets are read only from the environment or files, never from options, so they do not
 show in process lists or shell history.
@@ -200,7 +214,10 @@ def _parser() -> _Parser:
     judge = _Parser(add_help=False)
     group = judge.add_argument_group("verdict")
     group.add_argument(
-        "--expect", choices=["primary", "failover"], help="the verdict that means OK"
+        "--expect",
+        choices=["primary", "failover", "flags"],
+        help="the verdict that means OK; flags: what the incident flags in GitLab say, per "
+        "feature (GITLAB_URL, GITLAB_TOKEN)",
     )
     group.add_argument(
         "--threshold",
@@ -243,9 +260,12 @@ def _parser() -> _Parser:
         help="retries of a failed request, with backoff (default 2)",
     )
 
+    jobs = _Parser(add_help=False)
+    add_job_options(jobs)
+
     status = commands.add_parser(
         "status",
-        parents=[window, query, judge, kibana, connection],
+        parents=[window, query, judge, kibana, connection, jobs],
         help="verify a window and print the verdicts",
         description="Verify a time window and print the verdict for each feature.",
         epilog=EXIT_CODES_HELP,
@@ -262,7 +282,7 @@ def _parser() -> _Parser:
 
     watch = commands.add_parser(
         "watch",
-        parents=[query, judge, kibana, connection],
+        parents=[query, judge, kibana, connection, jobs],
         help="poll until traffic has moved as expected",
         description=(
             "Right after a flag flip: poll a sliding window until every feature shows the "
@@ -357,6 +377,39 @@ class _Context:
             request_timeout=args.request_timeout,
         )
 
+    def record_client(self) -> Elasticsearch:
+        """A client for the cluster --record-to writes to: --record-es-url, else the one read."""
+        url = getattr(self.args, "record_es_url", None)
+        if not url:
+            return connect(self.settings())
+        args = argparse.Namespace(**{**vars(self.args), "es_url": url, "cloud_id": None})
+        return connect(replace(self, args=args).settings())
+
+    def flags(self) -> FlagReading | None:
+        """The incident flags from GitLab, with --expect flags; None otherwise."""
+        if self.args.expect != "flags":
+            return None
+        return read_flag_states(
+            self.env,
+            self.args.feature,
+            timeout=self.args.request_timeout,
+            secrets=self.console.secrets,
+        )
+
+    def finish(self, data: Mapping[str, Any], *, run_time: datetime, code: int) -> int:
+        """Record the report and write the metrics, as the scheduled-run options ask."""
+        return finish_jobs(
+            JobOptions.from_args(self.args),
+            data,
+            run_time=run_time,
+            exit_code=code,
+            command=self.args.command,
+            record_client=self.record_client,
+            say=self.console.print if not self.args.json else self.console.error,
+            warn=self.console.error,
+            record_failed_code=EXIT_UNAVAILABLE,
+        )
+
     def policy(self) -> Policy:
         return Policy.from_file(self.args.policy) if self.args.policy else Policy.default()
 
@@ -383,18 +436,18 @@ class _Context:
         )
 
 
-def _outcome(report: Report, expect: Expect | None) -> int:
+def _outcome(report: Report, expect: Expectations | None) -> int:
     features = list(report.features.values())
-    if expect is not None and any(f.definite and f.verdict != expect for f in features):
+    if expect is not None and contradicted(report, expect):
         return EXIT_MISMATCH
     if not all(f.definite for f in features):
         return EXIT_CANNOT_TELL
     return EXIT_OK
 
 
-def _result_line(report: Report, expect: Expect | None, code: int, style: Style) -> str:
+def _result_line(report: Report, expect: Expectations | None, code: int, style: Style) -> str:
     verdicts = ", ".join(f"{f.feature} {f.verdict}" for f in report.features.values())
-    wanted = f" (expected {expect})" if expect else ""
+    wanted = f" (expected {describe_expect(expect)})" if expect else ""
     if code == EXIT_OK:
         return style(f"OK: {verdicts}{wanted}", "green", "bold")
     if code == EXIT_MISMATCH:
@@ -404,7 +457,10 @@ def _result_line(report: Report, expect: Expect | None, code: int, style: Style)
 
 def _status(ctx: _Context) -> int:
     args = ctx.args
-    expect: Expect | None = args.expect
+    run_time = ctx.now()
+    JobOptions.from_args(args)
+    flags = ctx.flags()
+    expect: Expectations | None = flags.expectations() if flags else args.expect
     if args.source is not None:
         if not args.source.is_file():
             raise SourceError(f"the records file {args.source} does not exist or is not a file")
@@ -428,20 +484,31 @@ def _status(ctx: _Context) -> int:
         window = parse_window(args.since or "15m", args.until, now=ctx.now())
         report = ctx.verifier().verify(window, args.feature)
     code = _outcome(report, expect)
+    data = report_json(report, expect, flags)
     if args.json:
-        ctx.console.print(json.dumps(report.to_json_dict(expect=expect), indent=2))
+        ctx.console.print(json.dumps(data, indent=2))
     else:
-        ctx.console.print(render_report(report, ctx.style, expect=expect))
+        ctx.console.print(render_report(report, ctx.style, expect=None if flags else args.expect))
+        if flags is not None:
+            ctx.console.print()
+            for line in render_flags(flags, ctx.style):
+                ctx.console.print(line)
         ctx.console.print()
         ctx.console.print(_result_line(report, expect, code, ctx.style))
-    return code
+    return ctx.finish(data, run_time=run_time, code=code)
 
 
 def _watch(ctx: _Context) -> int:
     args = ctx.args
+    if args.expect == "flags":
+        raise UsageError(
+            "watch waits for a state you name: --expect primary or --expect failover; "
+            "check against the incident flags with status --expect flags"
+        )
     expect: Expect | None = args.expect
     if expect is None:
         raise UsageError("watch needs --expect primary or --expect failover: the state to wait for")
+    JobOptions.from_args(args)
     window_length = parse_duration(args.window, what="window")
     interval = parse_duration(args.interval, what="interval")
     timeout = parse_duration(args.watch_timeout, what="timeout")
@@ -482,23 +549,24 @@ def _watch(ctx: _Context) -> int:
         raise failure or ConnectionFailed("no poll of Elasticsearch succeeded")
     switched = _switch_times(ctx, verifier, started - window_length, expect, interval)
     code = _outcome(report, expect)
+    data = report.to_json_dict(expect=expect)
+    ended = ctx.now()
+    data["watch"] = {
+        "polls": polls,
+        "started": started.isoformat(),
+        "ended": ended.isoformat(),
+        "switched_at": {k: (v.isoformat() if v else None) for k, v in switched[0].items()},
+    }
     if args.json:
-        data = report.to_json_dict(expect=expect)
-        data["watch"] = {
-            "polls": polls,
-            "started": started.isoformat(),
-            "ended": ctx.now().isoformat(),
-            "switched_at": {k: (v.isoformat() if v else None) for k, v in switched[0].items()},
-        }
         ctx.console.print(json.dumps(data, indent=2))
-        return code
+        return ctx.finish(data, run_time=ended, code=code)
     ctx.console.print()
     ctx.console.print(render_report(report, ctx.style, expect=expect))
     ctx.console.print()
     for line in switched[1]:
         ctx.console.print(line)
     ctx.console.print(_result_line(report, expect, code, ctx.style))
-    return code
+    return ctx.finish(data, run_time=ended, code=code)
 
 
 def _switch_times(
