@@ -15,13 +15,19 @@ from failover_verify._exceptions import (
     DefinitionsError,
     ElasticsearchError,
     FailoverVerifyError,
+    GitLabError,
     PolicyError,
     RequestRejected,
     SourceError,
     UsageError,
     WindowError,
 )
+from failover_verify._expectation import Expectation
+from failover_verify._flags import INCIDENT_FLAGS, FlagReading, FlagState
+from failover_verify._gitlab import read_flags
+from failover_verify._history import HISTORY_MAPPING, Recorded, record_report
 from failover_verify._policy import Feature, Policy, Role, Rule
+from failover_verify._prometheus import metrics_text, write_metrics
 from failover_verify._queries import DEFAULT_INDEX
 from failover_verify._records import (
     CompletionRecord,
@@ -47,6 +53,8 @@ from failover_verify._window import TimeWindow, parse_window
 
 __all__ = [
     "DEFAULT_INDEX",
+    "HISTORY_MAPPING",
+    "INCIDENT_FLAGS",
     "Breakdown",
     "CompletionRecord",
     "ConfigurationError",
@@ -55,15 +63,20 @@ __all__ = [
     "DefinitionsError",
     "ElasticsearchError",
     "Evidence",
+    "Expectation",
     "FailoverVerifyError",
     "Feature",
     "FeatureReport",
+    "FlagReading",
+    "FlagState",
+    "GitLabError",
     "ParseProblem",
     "ParseSummary",
     "Policy",
     "PolicyError",
     "PromptRegistry",
     "Record",
+    "Recorded",
     "RegistryRecord",
     "Report",
     "RequestRejected",
@@ -81,11 +94,15 @@ __all__ = [
     "Verifier",
     "WindowError",
     "connect",
+    "metrics_text",
     "parse_hit",
     "parse_window",
+    "read_flags",
     "read_ndjson",
+    "record_report",
     "timeline",
     "timeline_hits",
     "verify",
     "verify_hits",
+    "write_metrics",
 ]
