@@ -180,8 +180,9 @@ def flags_from_graphql(answer: Mapping[str, Any], features: Iterable[str]) -> di
     listed = metadata.get("featureFlags") if isinstance(metadata, Mapping) else None
     if not isinstance(listed, list):
         raise GitLabError(
-            "GitLab's GraphQL answer has no metadata.featureFlags list; GitLab 17.4 or later "
-            "has it, or use an administrator's token so the features API can be read"
+            "GitLab's GraphQL answer has no metadata.featureFlags list (this GitLab may predate "
+            "the field, added in 2024); use an administrator's token so the features API "
+            "can be read"
         )
     enabled = {
         str(item.get("name")): item.get("enabled") for item in listed if isinstance(item, Mapping)

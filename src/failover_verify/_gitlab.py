@@ -271,8 +271,8 @@ def _unreachable(failure: _Failure) -> str:
 def _query_error(failure: _Failure) -> str:
     return (
         f"GitLab at {failure.base} refused the {failure.api} query for the flags: "
-        f"{failure.clean(failure.exc)}; GitLab 17.4 or later answers metadata.featureFlags, "
-        "or use an administrator's token"
+        f"{failure.clean(failure.exc)}; this GitLab may predate metadata.featureFlags (added "
+        "in 2024): use an administrator's token so the features API can be read"
     )
 
 
