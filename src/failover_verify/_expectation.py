@@ -8,11 +8,12 @@ an :class:`Expectation` per feature says which, and where that came from.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Final, Literal
+from typing import TYPE_CHECKING, Final, Literal, cast
 
 from pydantic import BaseModel, ConfigDict
 
 from failover_verify._exceptions import UsageError
+from failover_verify._policy import Feature
 
 if TYPE_CHECKING:
     from failover_verify._report import Report
@@ -58,7 +59,7 @@ class Expectation(BaseModel):
         return None
 
 
-Expect = Single | Mapping[str, Expectation]
+Expect = Single | Mapping[Feature, Expectation] | Mapping[str, Expectation]
 """What a report is judged against: one verdict for all features, or one Expectation each."""
 
 
@@ -68,13 +69,14 @@ def expectations_for(expect: Expect, features: Iterable[str]) -> dict[str, Expec
     if isinstance(expect, str):
         single = Expectation.verdict(expect)
         return dict.fromkeys(names, single)
-    missing = [name for name in names if name not in expect]
+    by_name = cast("Mapping[str, Expectation]", expect)
+    missing = [name for name in names if name not in by_name]
     if missing:
         raise UsageError(
             f"expect= has no Expectation for {', '.join(missing)}; give one for every feature "
             "in the report"
         )
-    return {name: expect[name] for name in names}
+    return {name: by_name[name] for name in names}
 
 
 def contradicted(report: Report, expect: Expect) -> bool:
