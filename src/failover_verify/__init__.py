@@ -19,15 +19,21 @@ from failover_verify._exceptions import (
     DefinitionsError,
     ElasticsearchError,
     FailoverVerifyError,
+    GitLabError,
     PolicyError,
     RequestRejected,
     SourceError,
     UsageError,
     WindowError,
 )
+from failover_verify._expectation import Expectation
 from failover_verify._export import export_hits
+from failover_verify._flags import INCIDENT_FLAGS, FlagReading, FlagState
+from failover_verify._gitlab import read_flags
+from failover_verify._history import HISTORY_MAPPING, Recorded, record_report
 from failover_verify._offline import timeline_hits, verify_hits
 from failover_verify._policy import Policy, Rule
+from failover_verify._prometheus import metrics_text, write_metrics
 from failover_verify._queries import DEFAULT_INDEX
 from failover_verify._records import (
     CompletionRecord,
@@ -59,6 +65,8 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree wi
 
 __all__ = [
     "DEFAULT_INDEX",
+    "HISTORY_MAPPING",
+    "INCIDENT_FLAGS",
     "SIGNALS",
     "Breakdown",
     "CompletionRecord",
@@ -68,15 +76,20 @@ __all__ = [
     "DefinitionsError",
     "ElasticsearchError",
     "Evidence",
+    "Expectation",
     "FailoverVerifyError",
     "Feature",
     "FeatureReport",
+    "FlagReading",
+    "FlagState",
+    "GitLabError",
     "ParseProblem",
     "ParseSummary",
     "Policy",
     "PolicyError",
     "PromptRegistry",
     "Record",
+    "Recorded",
     "RegistryRecord",
     "Report",
     "RequestRejected",
@@ -97,13 +110,17 @@ __all__ = [
     "__version__",
     "connect",
     "export_hits",
+    "metrics_text",
     "parse_hit",
     "parse_window",
+    "read_flags",
     "read_ndjson",
+    "record_report",
     "timeline",
     "timeline_hits",
     "verify",
     "verify_hits",
+    "write_metrics",
 ]
 
 # Tracebacks and reprs show the public home of each name, not the private module it lives in.

@@ -16,11 +16,13 @@ import sys
 import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import IO, Any, Final, NoReturn
+
+from elasticsearch import Elasticsearch
 
 from failover_verify._client import ENVIRONMENT, ConnectionSettings, connect
 from failover_verify._exceptions import (
@@ -31,7 +33,18 @@ from failover_verify._exceptions import (
     SourceError,
     UsageError,
 )
+from failover_verify._expectation import Expect as Expectations
+from failover_verify._expectation import contradicted, describe_expect
 from failover_verify._export import export_hits
+from failover_verify._flags import FlagReading
+from failover_verify._jobs_cli import (
+    JobOptions,
+    add_job_options,
+    finish_jobs,
+    read_flag_states,
+    render_flags,
+    report_json,
+)
 from failover_verify._kibana import DEFAULT_KIBANA_URL
 from failover_verify._offline import verify_hits
 from failover_verify._policy import Policy
@@ -45,7 +58,7 @@ from failover_verify._types import FEATURES, Feature, Role
 from failover_verify._verify import DEFAULT_TIME_FIELD, Verifier, chosen_signals
 from failover_verify._window import parse_duration, parse_window
 
-__all__ = ["main"]
+__all__ = ["build_parser", "main"]
 
 EXIT_OK: Final = 0
 EXIT_MISMATCH: Final = 1
@@ -70,6 +83,7 @@ environment:
   ES_API_KEY              API key (or --api-key-file FILE)
   ES_USERNAME, ES_PASSWORD  basic auth
   ES_CA_CERTS             CA bundle for TLS (or --ca-certs FILE)
+  GITLAB_URL, GITLAB_TOKEN  GitLab and a read_api token, for --expect flags
   NO_COLOR                plain output even on a terminal
 Secrets are read only from the environment or files, never from options, so they do not
 show in process lists or shell history.
@@ -123,6 +137,11 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         if "required: --expect" in message:
             message = "watch needs --expect primary or --expect failover: the state to wait for"
+        elif "--expect: invalid choice: 'flags'" in message:
+            message = (
+                "watch waits for a state you name: --expect primary or --expect failover; "
+                "check against the incident flags with status --expect flags"
+            )
         raise UsageError(f"{self.prog}: {message} (see --help)")
 
 
@@ -310,7 +329,7 @@ def _option_groups() -> dict[str, _Parser]:
     }
 
 
-def _parser(out: IO[str] | None = None) -> _Parser:
+def build_parser(out: IO[str] | None = None) -> _Parser:
     formatter = argparse.RawDescriptionHelpFormatter
     parser = _Parser(
         out=out,
@@ -332,10 +351,12 @@ def _parser(out: IO[str] | None = None) -> _Parser:
         groups[name] for name in ("general", "window", "query", "judge")
     )
     kibana, connection = groups["kibana"], groups["connection"]
+    jobs = _Parser(add_help=False)
+    add_job_options(jobs)
 
     status = commands.add_parser(
         "status",
-        parents=[general, window, query, judge, kibana, connection],
+        parents=[general, window, query, judge, kibana, connection, jobs],
         help="verify a window and print the verdicts",
         description="Verify a time window and print the verdict for each feature.",
         epilog=EXIT_CODES_HELP,
@@ -343,8 +364,9 @@ def _parser(out: IO[str] | None = None) -> _Parser:
     )
     status.add_argument(
         "--expect",
-        choices=["primary", "failover"],
-        help="the verdict that means OK (exit 1 when a definite verdict differs)",
+        choices=["primary", "failover", "flags"],
+        help="the verdict that means OK (exit 1 when a definite verdict differs); flags: what "
+        "the incident flags in GitLab say, per feature (GITLAB_URL, GITLAB_TOKEN)",
     )
     status.add_argument(
         "--source",
@@ -357,7 +379,7 @@ def _parser(out: IO[str] | None = None) -> _Parser:
 
     watch = commands.add_parser(
         "watch",
-        parents=[general, query, judge, kibana, connection],
+        parents=[general, query, judge, kibana, connection, jobs],
         help="poll until traffic has moved as expected",
         description=(
             "Right after a flag flip: poll a sliding window until every feature shows the "
@@ -460,6 +482,39 @@ class _Context:
             self.console.secrets.extend(_secret_forms(settings.api_key.get_secret_value()))
         return settings
 
+    def record_client(self) -> Elasticsearch:
+        """A client for the cluster --record-to writes to: --record-es-url, else the one read."""
+        url = getattr(self.args, "record_es_url", None)
+        if not url:
+            return connect(self.settings())
+        args = argparse.Namespace(**{**vars(self.args), "es_url": url, "cloud_id": None})
+        return connect(replace(self, args=args).settings())
+
+    def flags(self) -> FlagReading | None:
+        """The incident flags from GitLab, with --expect flags; None otherwise."""
+        if self.args.expect != "flags":
+            return None
+        return read_flag_states(
+            self.env,
+            self.args.feature,
+            timeout=self.args.request_timeout,
+            secrets=self.console.secrets,
+        )
+
+    def finish(self, data: Mapping[str, Any], *, run_time: datetime, code: int) -> int:
+        """Record the report and write the metrics, as the scheduled-run options ask."""
+        return finish_jobs(
+            JobOptions.from_args(self.args),
+            data,
+            run_time=run_time,
+            exit_code=code,
+            command=self.args.command,
+            record_client=self.record_client,
+            say=self.console.print if not self.args.json else self.console.error,
+            warn=self.console.error,
+            record_failed_code=EXIT_UNAVAILABLE,
+        )
+
     def policy(self) -> Policy:
         return Policy.from_file(self.args.policy) if self.args.policy else Policy.default()
 
@@ -486,18 +541,18 @@ class _Context:
         )
 
 
-def _outcome(report: Report, expect: Role | None) -> int:
+def _outcome(report: Report, expect: Expectations | None) -> int:
     features = list(report.features.values())
-    if expect is not None and any(f.definite and f.verdict != expect for f in features):
+    if expect is not None and contradicted(report, expect):
         return EXIT_MISMATCH
     if not all(f.definite for f in features):
         return EXIT_CANNOT_TELL
     return EXIT_OK
 
 
-def _result_line(report: Report, expect: Role | None, code: int, style: Style) -> str:
+def _result_line(report: Report, expect: Expectations | None, code: int, style: Style) -> str:
     verdicts = ", ".join(f"{f.feature} {f.verdict}" for f in report.features.values())
-    wanted = f" (expected {expect})" if expect else ""
+    wanted = f" (expected {describe_expect(expect)})" if expect else ""
     if code == EXIT_OK:
         return style(f"OK: {verdicts}{wanted}", "green", "bold")
     if code == EXIT_MISMATCH:
@@ -507,7 +562,10 @@ def _result_line(report: Report, expect: Role | None, code: int, style: Style) -
 
 def _status(ctx: _Context) -> int:
     args = ctx.args
-    expect: Role | None = args.expect
+    run_time = ctx.now()
+    JobOptions.from_args(args)
+    flags = ctx.flags()
+    expect: Expectations | None = flags.expectations() if flags else args.expect
     if args.source is not None:
         if not args.source.is_file():
             raise SourceError(f"the records file {args.source} does not exist or is not a file")
@@ -532,18 +590,24 @@ def _status(ctx: _Context) -> int:
             args.since or "15m", args.until, features=args.feature, now=ctx.now()
         )
     code = _outcome(report, expect)
+    data = report_json(report, expect, flags)
     if args.json:
-        ctx.console.print(json.dumps(report.to_json_dict(expect=expect), indent=2))
+        ctx.console.print(json.dumps(data, indent=2))
     else:
-        ctx.console.print(render_report(report, ctx.style, expect=expect))
+        ctx.console.print(render_report(report, ctx.style, expect=None if flags else args.expect))
+        if flags is not None:
+            ctx.console.print()
+            for line in render_flags(flags, ctx.style):
+                ctx.console.print(line)
         ctx.console.print()
         ctx.console.print(_result_line(report, expect, code, ctx.style))
-    return code
+    return ctx.finish(data, run_time=run_time, code=code)
 
 
 def _watch(ctx: _Context) -> int:
     args = ctx.args
     expect: Role = args.expect
+    JobOptions.from_args(args)
     window_length = parse_duration(args.window, what="window")
     interval = parse_duration(args.interval, what="interval")
     timeout = parse_duration(args.watch_timeout, what="timeout")
@@ -585,24 +649,25 @@ def _watch(ctx: _Context) -> int:
         raise failure or ConnectionFailed("no poll of Elasticsearch succeeded")
     switched = _switch_times(ctx, verifier, started - window_length, expect, interval)
     code = _outcome(report, expect)
+    ended = ctx.now()
+    data = report.to_json_dict(expect=expect)
+    data["watch"] = {
+        "polls": polls,
+        "started": started.isoformat(),
+        "ended": ended.isoformat(),
+        "switched_at": {k: (v.isoformat() if v else None) for k, v in switched.times.items()},
+        "switch_problems": switched.problems,
+    }
     if args.json:
-        data = report.to_json_dict(expect=expect)
-        data["watch"] = {
-            "polls": polls,
-            "started": started.isoformat(),
-            "ended": ctx.now().isoformat(),
-            "switched_at": {k: (v.isoformat() if v else None) for k, v in switched.times.items()},
-            "switch_problems": switched.problems,
-        }
         ctx.console.print(json.dumps(data, indent=2))
-        return code
+        return ctx.finish(data, run_time=ended, code=code)
     ctx.console.print()
     ctx.console.print(render_report(report, ctx.style, expect=expect))
     ctx.console.print()
     for line in switched.lines:
         ctx.console.print(line)
     ctx.console.print(_result_line(report, expect, code, ctx.style))
-    return code
+    return ctx.finish(data, run_time=ended, code=code)
 
 
 @dataclass(frozen=True)
@@ -754,7 +819,7 @@ def main(
     debug = "--debug" in arguments
     handler = _debug_log(console) if debug else None
     try:
-        args = _parser(console.out).parse_args(arguments)
+        args = build_parser(console.out).parse_args(arguments)
         colour = (
             console.out.isatty()
             and "NO_COLOR" not in environment

@@ -19,7 +19,7 @@ from elastic_transport import ObjectApiResponse
 
 from failover_verify._exceptions import ConnectionFailed, ElasticsearchError, RequestRejected
 
-__all__ = ["Reader", "describe_error", "forget_secrets"]
+__all__ = ["Reader", "credentials_of", "describe_error", "forget_secrets"]
 
 LOG: Final = logging.getLogger("failover_verify")
 
@@ -83,7 +83,7 @@ class Reader:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._client = client
-        self._secrets = _credentials_of(client)
+        self._secrets = credentials_of(client)
         _LOG_FILTER.secrets.update(self._secrets)
         self._retries = max(0, retries)
         self._backoff = backoff
@@ -229,7 +229,7 @@ class Reader:
         return RequestRejected(f"Elasticsearch refused to {action} ({status}): {detail}")
 
 
-def _credentials_of(client: elasticsearch.Elasticsearch) -> list[str]:
+def credentials_of(client: elasticsearch.Elasticsearch) -> list[str]:
     """Every form in which the client's credentials could come back in an error."""
     headers = getattr(client, "_headers", None) or {}
     value = headers.get("authorization") or headers.get("Authorization")

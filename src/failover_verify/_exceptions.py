@@ -9,12 +9,14 @@ Every error the package raises derives from one root, so callers can catch it in
      │    ├── PolicyError            a classification policy file that is wrong
      │    └── DefinitionsError       a prompt definitions folder that cannot be read
      ├── SourceError                 an NDJSON record file that cannot be read
+     ├── GitLabError                 GitLab could not say how the incident flags are set
      └── ElasticsearchError          Elasticsearch could not answer the question
           ├── ConnectionFailed       unreachable, timed out, TLS or authentication failure
           └── RequestRejected        the server refused the request (bad query, missing index)
 
 Errors from the Elasticsearch client and other dependencies are re-raised as one of these,
-with the original kept as ``__cause__``. Messages never contain secrets.
+with the original kept as ``__cause__`` (except where it could carry a credential: network
+errors from Elasticsearch and GitLab). Messages never contain secrets.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ __all__ = [
     "DefinitionsError",
     "ElasticsearchError",
     "FailoverVerifyError",
+    "GitLabError",
     "PolicyError",
     "RequestRejected",
     "SourceError",
@@ -70,6 +73,10 @@ class DefinitionsError(ConfigurationError):
 
 class SourceError(FailoverVerifyError):
     """A file of exported records cannot be read at all."""
+
+
+class GitLabError(FailoverVerifyError):
+    """GitLab is unreachable, refused the token, or gave no usable answer about the flags."""
 
 
 class ElasticsearchError(FailoverVerifyError):

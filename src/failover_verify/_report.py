@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from pydantic import AwareDatetime, Field
 
+from failover_verify._expectation import Expect, expectations_for
 from failover_verify._model import Model
 from failover_verify._records import ParseProblem
 from failover_verify._registry import Resolution
@@ -127,11 +128,18 @@ class Report(Model):
         """Every feature has a definite verdict (primary, failover or mixed)."""
         return all(feature.definite for feature in self.features.values())
 
-    def meets(self, expect: Role) -> bool | None:
-        """True if every feature's verdict is ``expect``; None if some cannot be told."""
+    def meets(self, expect: Expect) -> bool | None:
+        """True if every feature's verdict is as expected; None if some cannot be told.
+
+        ``expect`` is one verdict (``"primary"`` or ``"failover"``) for every feature, or a
+        mapping of feature to :class:`~failover_verify.Expectation` (as the incident flags give).
+        """
         if not self.definite:
             return None
-        return all(feature.verdict == expect for feature in self.features.values())
+        if isinstance(expect, str):
+            return all(feature.verdict == expect for feature in self.features.values())
+        wanted = expectations_for(expect, self.features)
+        return all(wanted[name].allows(feature.verdict) for name, feature in self.features.items())
 
     def to_json_dict(self, *, expect: Role | None = None) -> dict[str, Any]:
         """The documented JSON form: the report plus ``ok`` and ``expect`` at top level."""
