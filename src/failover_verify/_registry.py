@@ -31,11 +31,17 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from failover_verify._exceptions import DefinitionsError
 from failover_verify._model import Model
 
-__all__ = ["PromptRegistry", "Resolution", "ResolutionStatus"]
+__all__ = ["PromptRegistry", "Resolution", "ResolutionSource", "ResolutionStatus"]
 
-ResolutionSource = Literal["record", "definitions", "snapshot"]
+ResolutionSource = Literal["record", "definitions", "snapshot", "facts"]
 ResolutionStatus = Literal[
-    "resolved", "unknown_prompt", "no_matching_version", "invalid_input", "no_model", "unreadable"
+    "resolved",
+    "unknown_prompt",
+    "no_matching_version",
+    "invalid_input",
+    "no_model",
+    "unknown_model",
+    "unreadable",
 ]
 
 _PROMPT_ID = re.compile(r"[a-z0-9_]+(?:/[a-z0-9_]+)*")
@@ -79,6 +85,13 @@ class Resolution(Model):
     model: str | None = None
     provider: str | None = None
     source: ResolutionSource | None = None
+    identifier: str | None = None
+    """The gateway's model identifier (``claude_sonnet_4_6_vertex``), where one applies."""
+    model_name: str | None = None
+    """The provider's name for the model (``claude-sonnet-4-6``), as served records log it."""
+    family: tuple[str, ...] = ()
+    era: str | None = None
+    """Which dated gateway facts decided, for resolutions made from them."""
     detail: str
 
 

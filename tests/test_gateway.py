@@ -1,0 +1,261 @@
+"""The gateway's model facts by era: resolution checked against an independent reading of
+every model-selection snapshot, the definitions era kept, and no provider beyond the facts."""
+
+from __future__ import annotations
+
+import ast
+import tomllib
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from poetry.core.constraints.version import Version, parse_constraint
+
+import failover_verify as fv
+from failover_verify._gateway import (
+    LEGACY_SINCE,
+    REQUESTED_KEY_SINCE,
+    GatewayFacts,
+    facts_from_texts,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+SELECTION = ROOT / "fixtures" / "model-selection-history"
+DEFINITIONS = ROOT / "fixtures" / "prompt-definitions-history"
+SNAPSHOT = ROOT / "src" / "failover_verify" / "data" / "prompt-snapshot.toml"
+MAIN_DATES = tomllib.loads((SELECTION / "main-dates.toml").read_text())
+FOLDERS = sorted(MAIN_DATES)
+VERSIONS = ("^1.0.0", "2.0.0", "2.0.1", "1.2.0", "~2.0.0")
+GENERATIONS = "code_suggestions/generations"
+DIRECT = {"anthropic", "openai", "amazon_q"}
+
+
+# --- an independent reading of the gateway's rules, kept deliberately plain -------------------
+
+
+def _snapshot() -> dict[str, dict[str, Any]]:
+    data = tomllib.loads(SNAPSHOT.read_text())
+    entries: dict[str, dict[str, Any]] = data["prompts"][f"{GENERATIONS}/base"]
+    return entries
+
+
+def _highest(candidates: list[str], requested: str) -> str | None:
+    try:
+        constraint = parse_constraint(requested)
+    except ValueError:
+        return None
+    allowed = []
+    for name in candidates:
+        version = Version.parse(name)
+        if constraint.allows(version) and (constraint.is_simple() or version.is_stable()):
+            allowed.append((version, name))
+    return max(allowed)[1] if allowed else None
+
+
+def _literals(folder: Path) -> dict[str, Any]:
+    found = {}
+    for node in ast.parse((folder / "ai_gateway/prompts/registry.py").read_text()).body:
+        if isinstance(node, ast.Assign):
+            name = node.targets[0]
+            assert isinstance(name, ast.Name)
+            found[name.id] = ast.literal_eval(node.value)
+    return found
+
+
+def _expected(folder: Path, requested: str, at: datetime) -> tuple[str | None, str | None]:
+    """(model, provider) for a registry record without model fields, by the gateway's rules."""
+    snapshot = _snapshot()
+    resolved = _highest(list(snapshot), requested)
+    if at < LEGACY_SINCE:
+        if resolved is None:
+            return None, None
+        return snapshot[resolved]["model"], snapshot[resolved]["provider"]
+    literals = _literals(folder)
+    mapping = literals.get("LEGACY_MODEL_MAPPING", {}).get(GENERATIONS, {})
+    settings = literals.get("PROMPT_ID_TO_FEATURE_SETTING", {})
+    key = (resolved or requested) if at < REQUESTED_KEY_SINCE else requested
+    identifier = mapping.get(key)
+    if identifier is None:
+        setting = settings.get(GENERATIONS, GENERATIONS.split("/", maxsplit=1)[0])
+        primitives = yaml.safe_load(
+            (folder / "ai_gateway/model_selection/unit_primitives.yml").read_text()
+        )
+        for entry in primitives["configurable_unit_primitives"]:
+            if entry["feature_setting"] == setting:
+                defaults = entry.get("default_models") or [entry.get("default_model")]
+                identifier = defaults[0]
+    models = yaml.safe_load((folder / "ai_gateway/model_selection/models.yml").read_text())
+    entry = next(m for m in models["models"] if m["gitlab_identifier"] == identifier)
+    params = entry.get("params") or {}
+    model_class = entry.get("model_class_provider") or params.get("model_class_provider")
+    provider = params.get("custom_llm_provider")
+    if provider is None and model_class in DIRECT:
+        provider = model_class
+    if provider is None and model_class is None and resolved is not None:
+        # The era's prompt file named the class (as the snapshot records it).
+        named = snapshot[resolved]["provider"]
+        provider = named if named in DIRECT else None
+    return identifier, provider
+
+
+def _at(folder: str) -> datetime:
+    # A moment after the folder's commit reached main.
+    return datetime.fromisoformat(MAIN_DATES[folder]["date"]).astimezone(UTC) + timedelta(minutes=1)
+
+
+class TestAgainstEverySnapshot:
+    @pytest.mark.parametrize("folder", FOLDERS)
+    def test_records_without_model_fields(self, folder: str) -> None:
+        """With --gateway on each snapshot, every version resolves as the gateway's rules say,
+        judged by the date its facts reached main."""
+        facts = GatewayFacts.from_checkout(SELECTION / folder)
+        at = _at(folder)
+        for requested in VERSIONS:
+            resolution = facts.resolve(GENERATIONS, requested, at=at)
+            model, provider = _expected(SELECTION / folder, requested, at)
+            got = (resolution.model, resolution.provider)
+            assert got == (model, provider), (folder, requested, resolution.detail)
+
+    @pytest.mark.parametrize("folder", [name for name in FOLDERS if name >= "2025-09-09"])
+    def test_records_with_identifiers(self, folder: str) -> None:
+        """A record's own model_identifier decides, with the provider models.yml gives it."""
+        facts = GatewayFacts.from_checkout(SELECTION / folder)
+        at = _at(folder)
+        identifier, provider = _expected(SELECTION / folder, "2.0.0", at)
+        assert identifier is not None
+        resolution = facts.resolve(GENERATIONS, "^1.0.0", at=at, model_identifier=identifier)
+        assert (resolution.model, resolution.provider, resolution.source) == (
+            identifier,
+            provider,
+            "record",
+        )
+
+    def test_unknown_identifier_is_unknown(self) -> None:
+        """An identifier the facts do not list gets no provider, whatever the snapshot says."""
+        facts = GatewayFacts.from_checkout(SELECTION / FOLDERS[-1])
+        resolution = facts.resolve(
+            GENERATIONS,
+            "2.0.0",
+            at=_at(FOLDERS[-1]),
+            model_identifier="claude_sonnet_9_vertex",
+            model_class_provider="litellm",
+        )
+        assert (resolution.status, resolution.provider) == ("unknown_model", None)
+        assert "unknown rather than guessed" in resolution.detail
+
+
+class TestDefinitionsEra:
+    @pytest.mark.parametrize(
+        "folder", sorted(path.name for path in DEFINITIONS.iterdir() if path.name < "2025-08")
+    )
+    def test_same_as_definitions(self, folder: str) -> None:
+        """Before 2025-09-08 the definitions decide, exactly as --definitions resolves them."""
+        registry = fv.PromptRegistry.from_directory(
+            DEFINITIONS / folder, fallback=fv.PromptRegistry.bundled()
+        )
+        facts = GatewayFacts.bundled(definitions=registry)
+        at = datetime.fromisoformat(folder[:10]).replace(tzinfo=UTC) + timedelta(days=1)
+        for requested in (*VERSIONS, "1.0.1-dev", "2.0.2"):
+            for prompt_id in (GENERATIONS, f"{GENERATIONS}/base"):
+                assert facts.resolve(prompt_id, requested, at=at) == registry.resolve(
+                    prompt_id, requested
+                )
+
+
+class TestBundledFacts:
+    def test_no_provider_beyond_the_facts(self) -> None:
+        """In every bundled era, every version and identifier resolves to the provider that
+        era's models.yml gives the model, or to none: never another era's or a guess."""
+        facts = GatewayFacts.bundled()
+        checked = 0
+        for era in facts.eras:
+            if era.since is None or era.since < LEGACY_SINCE:
+                continue
+            at = era.since + timedelta(seconds=1)
+            asks: list[tuple[str, str | None]] = [(version, None) for version in VERSIONS]
+            asks += [("^1.0.0", identifier) for identifier in era.models]
+            for version, identifier in asks:
+                resolution = facts.resolve(GENERATIONS, version, at=at, model_identifier=identifier)
+                if resolution.identifier is None:
+                    assert resolution.provider is None
+                    continue
+                model = era.models.get(resolution.identifier)
+                allowed = {model.provider} if model is not None else {None}
+                if model is not None and model.provider is None:
+                    allowed |= DIRECT
+                assert resolution.provider in allowed, (era.label, version, identifier)
+                checked += 1
+        assert checked > 400
+
+    def test_today(self) -> None:
+        """Today ^1.0.0 with claude_sonnet_4_6_vertex is Vertex, version file 1.2.0, and the
+        2.0.0 failover is Claude Sonnet 4.5 on Vertex too."""
+        facts = GatewayFacts.bundled()
+        now = datetime(2026, 12, 1, tzinfo=UTC)
+        primary = facts.resolve(
+            GENERATIONS,
+            "^1.0.0",
+            at=now,
+            model_identifier="claude_sonnet_4_6_vertex",
+            model_class_provider="litellm",
+        )
+        assert (primary.model, primary.provider, primary.resolved_version) == (
+            "claude_sonnet_4_6_vertex",
+            "vertex_ai",
+            "1.2.0",
+        )
+        failover = facts.resolve(GENERATIONS, "2.0.0", at=now)
+        assert (failover.model, failover.provider, failover.model_name) == (
+            "claude_sonnet_4_5_20250929_vertex",
+            "vertex_ai",
+            "claude-sonnet-4-5@20250929",
+        )
+
+    def test_eras_follow_main(self) -> None:
+        """The bundled eras are dated in order, and the generation failover model changes at
+        the merges the gateway's history shows."""
+        facts = GatewayFacts.bundled()
+        dates = [era.since for era in facts.eras if era.since is not None]
+        assert len(dates) == len(facts.eras)
+        assert dates == sorted(dates)
+        by_day = {
+            day: facts.resolve(GENERATIONS, "2.0.0", at=datetime.fromisoformat(day + "T23:59Z"))
+            for day in ("2025-09-09", "2025-11-07", "2026-01-08", "2026-06-13")
+        }
+        assert {day: res.model for day, res in by_day.items()} == {
+            "2025-09-09": "claude_3_5_sonnet_20240620_vertex",
+            "2025-11-07": "claude_sonnet_3_7_20250219_vertex",
+            "2026-01-08": "claude_sonnet_4_20250514_vertex",
+            "2026-06-13": "claude_sonnet_4_5_20250929_vertex",
+        }
+
+
+class TestReadingFiles:
+    def test_partial_checkout(self, tmp_path: Path) -> None:
+        """A checkout with only models.yml still gives its models, and says which files it had."""
+        source = SELECTION / FOLDERS[-1] / "ai_gateway/model_selection/models.yml"
+        target = tmp_path / "ai_gateway/model_selection/models.yml"
+        target.parent.mkdir(parents=True)
+        target.write_text(source.read_text())
+        facts = GatewayFacts.from_checkout(tmp_path)
+        assert "claude_sonnet_4_6_vertex" in facts.eras[0].models
+        assert facts.description.endswith("(ai_gateway/model_selection/models.yml)")
+
+    def test_not_a_checkout(self, tmp_path: Path) -> None:
+        """A folder with none of the gateway's files is refused, saying what was expected."""
+        with pytest.raises(fv.DefinitionsError, match="root of an ai-assist checkout"):
+            GatewayFacts.from_checkout(tmp_path)
+
+    def test_registry_is_never_run(self) -> None:
+        """registry.py is parsed for dict literals, never executed."""
+        era = facts_from_texts(
+            models=None,
+            unit_primitives=None,
+            registry="import os\nos.system('false')\nLEGACY_MODEL_MAPPING = "
+            "{'code_suggestions/generations': {'2.0.0': 'x'}, 'chat': {'1': 'y'}}\n"
+            "OTHER = compute()\n",
+            source="t",
+        )
+        assert era.legacy == {"code_suggestions/generations": {"2.0.0": "x"}}
