@@ -94,7 +94,7 @@ class TestStatusOffline:
         assert data["ok"] is False
         assert data["expect"] == "failover"
         assert set(data["window"]) >= {"from", "to"}
-        assert data["index"] == "pubsub-mlops-inf-gprod-*"
+        assert data["index"] == "pubsub-mlops-inf-gprd-*,pubsub-mlops-inf-gprod-*"
         for name in ("completion", "generation"):
             feature = data["features"][name]
             for key in (
@@ -342,7 +342,7 @@ class TestErrors:
             "link", "--debug", "--since", "2026-01-21T10:00Z", "--until", "2026-01-21T11:00Z"
         )
         assert code == 0
-        assert out.startswith("completion: https://log.gprd.gitlab.net/app/discover#/")
+        assert out.startswith("completion.served: https://log.gprd.gitlab.net/app/discover#/")
 
     def test_help_shows_metavars_and_required_expect(self) -> None:
         """Help names what each option takes, and shows --expect as required for watch."""
@@ -532,7 +532,9 @@ class TestLink:
             "abc-123",
         )
         assert code == 0
-        url = out.strip()
+        lines = dict(line.split(": ", 1) for line in out.splitlines())
+        assert list(lines) == ["generation.served", "generation.registry"]
+        url = lines["generation.registry"]
         fragment = urlsplit(url).fragment[2:]
         state = {
             key: prison.loads(unquote(value))
@@ -547,10 +549,16 @@ class TestLink:
         )
         assert state["_g"]["time"] == {"from": "2026-03-02T14:00:00Z", "to": "2026-03-02T14:30:00Z"}
 
-    def test_both_features_labelled(self) -> None:
-        """With both features, each URL is labelled."""
+    def test_every_signal_labelled(self) -> None:
+        """Each signal of each feature gets its own labelled URL, strongest first."""
         _, out, _ = cli("link", "--since", "1h")
-        assert [line.split(":", 1)[0] for line in out.splitlines()] == ["completion", "generation"]
+        assert [line.split(":", 1)[0] for line in out.splitlines()] == [
+            "completion.served",
+            "completion.registry",
+            "completion.input",
+            "generation.served",
+            "generation.registry",
+        ]
 
 
 class TestDefinitions:
@@ -592,7 +600,8 @@ class TestDefinitions:
         assert {r["source"] for r in generation["resolutions"]} == {"definitions"}
 
     def test_symlink_out_of_root_is_refused(self, tmp_path: Path) -> None:
-        """A definition linking outside the folder is not read; its records are unclassified."""
+        """A definition linking outside the folder is not read: its version stays unresolved,
+        and the roles come from the requested versions alone."""
         base = self._definitions(tmp_path / "checkout")
         outside = tmp_path / "outside.yml"
         outside.write_text(
@@ -600,8 +609,9 @@ class TestDefinitions:
         )
         (base / "2.0.0.yml").symlink_to(outside)
         code, out, generation = self._status(tmp_path / "checkout")
-        assert code == 3
-        assert generation["verdict"] == "inconclusive"
+        assert code == 0
+        assert generation["verdict"] == "mixed"
+        assert generation["by_provider"]["(unresolved)"] == generation["failover"]
         assert "stolen" not in out
         statuses = {r["requested_version"]: r["status"] for r in generation["resolutions"]}
         assert statuses["2.0.0"] == "unreadable"

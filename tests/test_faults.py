@@ -205,7 +205,8 @@ class TestPartialResults:
         """Some evidence but one search refused: exit 3, and the good feature still shows."""
 
         def fail_generation(body: dict[str, Any]) -> dict[str, Any]:
-            body["responses"][1] = {
+            # The last search of the msearch is generation's registry records.
+            body["responses"][-1] = {
                 "error": {"type": "search_phase_execution_exception", "reason": "boom"},
                 "status": 500,
             }

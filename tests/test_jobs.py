@@ -282,24 +282,33 @@ class TestPrometheus:
         assert "does not exist" in err
         assert str(target.parent) in err
 
-    def test_signal_hook(self) -> None:
-        """A report whose features carry signals gets per-signal series beside the usual ones."""
-        data = verify_hits(read_ndjson(FIXTURE)).to_json_dict()
-        data["features"]["completion"]["signals"] = [
-            {"signal": "registry", "verdict": "failover", "primary": 1, "failover": 9},
-        ]
-        text = metrics_text(data, run_time=RUN_TIME)
+    def test_signal_series(self) -> None:
+        """Each feature's signals get their own series: records per role and the verdict; the
+        served records add calls and error share per model."""
+        today = FIXTURE.parent / "incident-2026-11.ndjson"
+        report = verify_hits(
+            read_ndjson(today), since="2026-11-24T13:30Z", until="2026-11-24T14:00Z"
+        )
+        text = metrics_text(report, run_time=RUN_TIME)
         samples = {
             (s.name, tuple(sorted(s.labels.items()))): s.value
             for f in text_string_to_metric_families(text)
             for s in f.samples
         }
-        key = (("feature", "completion"), ("role", "failover"), ("signal", "registry"))
-        assert samples[("failover_verify_signal_records", key)] == 9
-        verdict = (("feature", "completion"), ("signal", "registry"), ("verdict", "failover"))
+        served = report.features["completion"].signals["served"]
+        key = (("feature", "completion"), ("role", "primary"), ("signal", "served"))
+        assert samples[("failover_verify_signal_records", key)] == served.primary > 0
+        key = (("feature", "completion"), ("role", "primary"), ("signal", "input"))
+        assert samples[("failover_verify_signal_records", key)] == (
+            report.features["completion"].signals["input"].primary
+        )
+        verdict = (("feature", "generation"), ("signal", "served"), ("verdict", "primary"))
         assert samples[("failover_verify_signal_verdict", verdict)] == 1
-        plain = metrics_text(verify_hits(read_ndjson(FIXTURE)), run_time=RUN_TIME)
-        assert "signal" not in plain
+        errors = report.features["completion"].errors_by_model["codestral-2508"]
+        model = (("feature", "completion"), ("model", "codestral-2508"))
+        assert samples[("failover_verify_model_calls", model)] == errors.calls
+        assert samples[("failover_verify_model_error_share", model)] == errors.error_share
+        assert errors.errors > 0
 
 
 class TestRecord:

@@ -192,9 +192,12 @@ class TestTimelineFrame:
             "failover_share",
             "primary_share",
             "state",
-            "provider:anthropic",
-            "provider:gitlab",
+            "calls",
+            "errors",
+            "error_share",
             "provider:vertex_ai",
+            "provider:gitlab",
+            "provider:anthropic",
         ]
         dtypes = {name: str(dtype) for name, dtype in frame.dtypes.items()}
         assert dtypes == {
@@ -207,9 +210,12 @@ class TestTimelineFrame:
             "failover_share": "float64",
             "primary_share": "float64",
             "state": "category",
-            "provider:anthropic": "int64",
-            "provider:gitlab": "int64",
+            "calls": "float64",
+            "errors": "float64",
+            "error_share": "float64",
             "provider:vertex_ai": "int64",
+            "provider:gitlab": "int64",
+            "provider:anthropic": "int64",
         }
         assert len(frame) == 2 * 155
         assert frame["start"].iloc[0] == pd.Timestamp("2026-01-21T08:55:00Z")
@@ -284,12 +290,16 @@ class TestReportBreakdownFrame:
         frame = failover_report.breakdown_frame()
         assert list(frame.columns) == [
             "feature",
-            "model_provider",
+            "signal",
+            "model_engine",
             "model_name",
-            "prompt_id",
-            "prompt_version",
+            "error",
             "model_class_provider",
             "model_identifier",
+            "prompt_name",
+            "model_provider",
+            "prompt_id",
+            "prompt_version",
             "count",
             "role",
             "rule",
@@ -309,10 +319,10 @@ class TestReportBreakdownFrame:
         assert (completion["count"], completion["role"]) == (348, "failover")
         assert pd.isna(completion["prompt_version"])
         assert (generation["prompt_version"], generation["provider"]) == ("2.0.0", "vertex_ai")
-        assert generation["model"] == "claude_3_5_sonnet_20240620_vertex"
+        assert generation["model"] == "claude_sonnet_4_20250514_vertex"
+        assert (completion["signal"], generation["signal"]) == ("input", "registry")
         assert generation["rule"] == (
-            "incident_fail_over_generation_provider requests prompt version 2.0.0, "
-            "served by vertex_ai"
+            "incident_fail_over_generation_provider makes Rails request prompt version 2.0.0"
         )
 
 
@@ -483,10 +493,12 @@ class TestExampleNotebook:
         client.execute()
         assert _outputs(notebook, "error") == []
         printed = "".join(_outputs(notebook, "stream"))
-        assert "completion: primary → failover at 2026-01-21 10:02 UTC" in printed
-        assert "completion: failover → primary at 2026-01-21 11:02 UTC" in printed
-        assert "generation: primary → failover at 2026-01-21 10:01 UTC" in printed
-        assert "generation: failover → primary at 2026-01-21 11:02 UTC" in printed
+        assert "completion: primary → failover at 2026-11-24 14:02 UTC" in printed
+        assert "completion: failover → primary at 2026-11-24 15:01 UTC" in printed
+        assert "generation: primary → failover at 2026-11-24 14:02 UTC" in printed
+        assert "generation: failover → primary at 2026-11-24 15:02 UTC" in printed
+        assert "completion: decided by served; served failover" in printed
+        assert "before the flip, codestral-2508:" in printed
         pages = _outputs(notebook, "html")
         assert any("failover-verify report" in page and ">mixed</span>" in page for page in pages)
         assert any(

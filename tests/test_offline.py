@@ -143,7 +143,7 @@ def _edge_documents() -> list[dict[str, Any]]:
         gl.registry_doc(EDGE_START - MS, "code_suggestions/generations", "^1.0.0", rng),
         # Other prompts, inside the window: never generation records.
         gl.registry_doc(mid, "chat/explain_code", "^1.0.0", rng),
-        gl.registry_doc(mid, "code_suggestions/completions", "^1.0.0", rng),
+        gl.registry_doc(mid, "code_suggestions/completions_legacy", "^1.0.0", rng),
         gl.registry_doc(mid, "code_suggestions/generations_agent", "2.0.0", rng),
         gl.registry_doc(mid, "code_suggestions", "2.0.0", rng),
     ]

@@ -225,7 +225,7 @@ class TestReprs:
         assert shown["report"] == (
             f"<Report {report.window.describe()}: completion mixed, generation mixed>"
         )
-        assert shown["feature"].startswith("<FeatureReport completion mixed failover ")
+        assert shown["feature"].startswith("<FeatureReport completion mixed by input failover ")
         assert shown["timeline"].startswith(f"<Timeline {timeline.window.describe()} every 60s")
         assert shown["timeline"].endswith("4 switches (last: generation to primary at 11:18:00Z)>")
         assert "by provider" in str(report)

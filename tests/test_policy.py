@@ -48,12 +48,51 @@ class TestDefaultPolicy:
         assert rule.role == role
 
     @pytest.mark.parametrize(
-        ("provider", "role"),
-        [("vertex_ai", "failover"), ("anthropic", "primary"), ("litellm", None), (None, None)],
+        ("version", "role"),
+        [
+            ("2.0.0", "failover"),
+            ("^1.0.0", "primary"),
+            ("1.2.0-dev", "primary"),
+            ("2.0.1", None),
+            ("~2.0.0", None),
+            (None, None),
+        ],
     )
-    def test_generation_by_provider(self, provider: str | None, role: str | None) -> None:
-        """Generation: vertex_ai is failover, anthropic primary, anything else unclassified."""
-        rule = Policy.default().classify("generation", {"provider": provider})
+    def test_generation_by_requested_version(self, version: str | None, role: str | None) -> None:
+        """Generation registry records: the incident flag's 2.0.0 is failover, ^1.0.0 (or a
+        1.x trial) primary, whatever their provider; other versions are unclassified."""
+        for provider in ("vertex_ai", "anthropic", None):
+            values = {
+                "prompt_version": version,
+                "provider": provider,
+                "model": None,
+                "family": None,
+                "resolved_version": None,
+            }
+            rule = Policy.default().classify("generation", values)
+            assert (rule.role if rule else None) == role
+
+    def test_vertex_is_not_failover_by_itself(self) -> None:
+        """A provider alone no longer decides generation: vertex_ai serves both sides today."""
+        assert Policy.default().classify("generation", {"provider": "vertex_ai"}) is None
+
+    @pytest.mark.parametrize(
+        ("values", "role"),
+        [
+            ({"model_name": "claude-sonnet-4-5-20250929"}, "failover"),
+            ({"model_name": "codestral-2508"}, "primary"),
+            ({"model_class_provider": "anthropic", "model": None}, "failover"),
+            ({"model_class_provider": "litellm_completion", "model": None}, "primary"),
+            ({"model_name": "gpt-5"}, None),
+        ],
+    )
+    def test_completion_served_and_registry(
+        self, values: dict[str, str | None], role: str | None
+    ) -> None:
+        """Completion served records by model name, registry records by model class."""
+        keys = {"model_engine", "model", "family", "provider"} if "model_name" in values else set()
+        facts = {**dict.fromkeys(keys), **values}
+        rule = Policy.default().classify("completion", facts)
         assert (rule.role if rule else None) == role
 
     @pytest.mark.parametrize(

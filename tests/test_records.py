@@ -7,7 +7,13 @@ from typing import Any
 import pytest
 
 import gateway_logs as gl
-from failover_verify._records import CompletionRecord, ParseProblem, RegistryRecord, parse_hit
+from failover_verify._records import (
+    CompletionRecord,
+    ParseProblem,
+    RegistryRecord,
+    ServedRecord,
+    parse_hit,
+)
 
 WHEN = datetime(2026, 1, 21, 9, 30, tzinfo=UTC)
 
@@ -126,8 +132,33 @@ class TestRegistryRecord:
 class TestOtherAndBroken:
     def test_other_message_is_not_counted(self) -> None:
         """Other gateway messages are skipped (None), not reported as problems."""
-        assert parse_hit(_hit(gl.other_doc(WHEN, random.Random(4)))) is None
+        document = gl.other_doc(WHEN, random.Random(4))
+        document["json"]["jsonPayload"]["message"] = "200 POST /v2/code/completions"
+        assert parse_hit(_hit(document)) is None
         assert parse_hit(_hit({"@timestamp": "2026-01-21T09:30:00Z"})) is None
+
+    def test_served_record_without_model_fields(self) -> None:
+        """A "Request to LLM complete" record from before 2026-07 reads with its fields empty."""
+        document = gl.other_doc(WHEN, random.Random(4))
+        document["json"]["jsonPayload"]["message"] = "Request to LLM complete"
+        record = parse_hit(_hit(document))
+        assert isinstance(record, ServedRecord)
+        assert (record.unit_primitive, record.model_name, record.error) == (None, None, None)
+
+    def test_served_record(self) -> None:
+        """A served record of today reads every model field; boolean flags become yes/no."""
+        document = gl.served_doc(
+            WHEN, "generate_code", "litellm-chat", "claude-sonnet-4-6", random.Random(1), error=True
+        )
+        document["json"]["jsonPayload"]["streaming"] = True
+        record = parse_hit(_hit(document))
+        assert isinstance(record, ServedRecord)
+        assert (record.unit_primitive, record.model_engine, record.model_name) == (
+            "generate_code",
+            "litellm-chat",
+            "claude-sonnet-4-6",
+        )
+        assert (record.error, record.streaming) == ("yes", "yes")
 
     @pytest.mark.parametrize(
         ("mutate", "reason"),

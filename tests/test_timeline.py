@@ -77,8 +77,10 @@ class TestPaging:
         assert [point.total for point in points] == [1] * BUCKETS
         assert sum(point.failover for point in points) == BUCKETS // 2
         assert points[-1].by_provider == {"anthropic": 1}
-        # field caps, then two composite pages
-        assert timeline.requests == 3
+        # field caps, one page each for the served and registry records (none here), then
+        # the input records' two composite pages
+        assert timeline.requests == 5
+        assert timeline.signals == {"completion": "input"}
         assert timeline.complete
 
     def test_server_equals_offline_across_pages(self, es_url: str, paged: str) -> None:

@@ -138,7 +138,8 @@ class TestVerdicts:
         assert (completion.verdict, completion.total, completion.primary) == ("failover", 30, 0)
 
     def test_other_messages_ignored(self, es_client: Elasticsearch, es_index: str) -> None:
-        """Other gateway events and registry records of other prompts are not counted."""
+        """Other gateway events and registry records of other prompts are not counted; the
+        completion registry records are, and here they contradict the input records."""
         rng = random.Random(9)
         noise = [gl.other_doc(moment, rng) for moment in spread(T0, 10, 50)]
         noise += [
@@ -160,10 +161,17 @@ class TestVerdicts:
             f"{es_index}-a",
             noise + completions(T0, 10, 25, "primary") + generations(T0, 10, 25, "failover"),
         )
-        report = _run(es_client, es_index, T0, T0 + timedelta(minutes=10))
-        assert report.features["completion"].total == 25
+        report = _run(es_client, es_index, T0, T0 + timedelta(minutes=10), min_count=10)
+        completion = report.features["completion"]
         assert report.features["generation"].total == 25
-        assert _verdicts(report) == {"completion": "primary", "generation": "failover"}
+        assert (completion.signals["registry"].total, completion.signals["input"].total) == (20, 25)
+        assert (completion.signals["registry"].verdict, completion.signals["input"].verdict) == (
+            "failover",
+            "primary",
+        )
+        assert completion.agreement == "disagree"
+        assert completion.reason.startswith("the signals disagree: registry says failover")
+        assert _verdicts(report) == {"completion": "inconclusive", "generation": "failover"}
 
 
 class TestDocumentShapesAndMappings:
@@ -323,7 +331,12 @@ class TestPreflightAndPartialResults:
         assert generation.failed_indices == [f"{es_index}-conflict"]
         assert "1 of 2 shards failed" in generation.reason
         assert f"{es_index}-conflict" in generation.reason
-        assert report.features["completion"].verdict == "failover"
+        # Completion's registry records are searched by prompt id too, so its shard failed
+        # there as well: the input records alone do not make a verdict.
+        completion = report.features["completion"]
+        assert completion.verdict == "inconclusive"
+        assert completion.signals["input"].verdict == "failover"
+        assert completion.failed_indices == [f"{es_index}-conflict"]
 
     def test_timed_out_is_inconclusive(
         self, es_url: str, es_client: Elasticsearch, es_index: str

@@ -37,6 +37,7 @@ from failover_verify._expectation import Expect as Expectations
 from failover_verify._expectation import contradicted, describe_expect
 from failover_verify._export import export_hits
 from failover_verify._flags import FlagReading
+from failover_verify._gateway import GatewayFacts
 from failover_verify._jobs_cli import (
     JobOptions,
     add_job_options,
@@ -261,6 +262,14 @@ def _option_groups() -> dict[str, _Parser]:
         type=Path,
         metavar="DIR",
         help="an ai-assist checkout or its prompt definitions folder (default: bundled snapshot)",
+    )
+    group.add_argument(
+        "--gateway",
+        type=Path,
+        metavar="DIR",
+        help="an ai-assist checkout whose model-selection files, registry mappings and "
+        "definitions decide what registry records resolve to (default: the bundled facts of "
+        "every era)",
     )
 
     judge = _Parser(add_help=False)
@@ -525,6 +534,11 @@ class _Context:
             self.args.definitions, fallback=PromptRegistry.bundled()
         )
 
+    def gateway(self) -> GatewayFacts:
+        if self.args.gateway is not None:
+            return GatewayFacts.from_checkout(self.args.gateway)
+        return GatewayFacts.bundled(definitions=self.registry())
+
     def verifier(self) -> Verifier:
         args = self.args
         return Verifier(
@@ -532,7 +546,7 @@ class _Context:
             index=args.index,
             time_field=args.time_field,
             policy=self.policy(),
-            registry=self.registry(),
+            gateway=self.gateway(),
             threshold=getattr(args, "threshold", DEFAULT_THRESHOLD),
             min_count=getattr(args, "min_count", DEFAULT_MIN_COUNT),
             kibana_url=getattr(args, "kibana_url", DEFAULT_KIBANA_URL),
@@ -578,7 +592,7 @@ def _status(ctx: _Context) -> int:
             time_field=args.time_field,
             features=args.feature,
             policy=ctx.policy(),
-            registry=ctx.registry(),
+            gateway=ctx.gateway(),
             threshold=args.threshold,
             min_count=args.min_count,
             kibana_url=args.kibana_url,
@@ -777,15 +791,14 @@ def _link(ctx: _Context) -> int:
     window = parse_window(args.since or "15m", args.until, now=ctx.now())
     judge = Judge(
         policy=ctx.policy(),
-        registry=PromptRegistry.bundled(),
+        gateway=GatewayFacts.bundled(),
         threshold=DEFAULT_THRESHOLD,
         min_count=DEFAULT_MIN_COUNT,
         kibana_url=args.kibana_url,
         data_view=args.data_view or args.index,
     )
     for signal in chosen_signals(args.feature):
-        url = judge.discover_url(signal, window)
-        ctx.console.print(url if len(args.feature) == 1 else f"{signal.feature}: {url}")
+        ctx.console.print(f"{signal.id}: {judge.discover_url(signal, window)}")
     return EXIT_OK
 
 

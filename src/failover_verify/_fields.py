@@ -17,7 +17,11 @@ __all__ = [
     "CORRELATION_ID",
     "CURRENT_FILE_NAME",
     "ENABLED_BY_NAMESPACES",
+    "ERROR",
+    "ERROR_TYPE",
     "EVENT_TIME",
+    "FEATURE_CATEGORY",
+    "FINISH_REASON",
     "GITLAB_CONTEXT_PREFIX",
     "INGEST_TIME",
     "LEVEL",
@@ -25,6 +29,7 @@ __all__ = [
     "LOGGER",
     "MESSAGE",
     "MODEL_CLASS_PROVIDER",
+    "MODEL_ENGINE",
     "MODEL_IDENTIFIER",
     "MODEL_NAME",
     "MODEL_PROVIDER",
@@ -37,10 +42,13 @@ __all__ = [
     "PROMPT_VERSION",
     "REGISTRY_MESSAGE",
     "REVISION_NAME",
+    "SERVED_MESSAGE",
     "SERVICE_NAME",
     "SEVERITY",
     "STREAM",
+    "STREAMING",
     "SUFFIX",
+    "UNIT_PRIMITIVE",
     "FieldConflictError",
     "flatten_hit",
 ]
@@ -74,10 +82,21 @@ MODEL_IDENTIFIER: Final = f"{PAYLOAD}.model_identifier"
 MODEL_CLASS_PROVIDER: Final = f"{PAYLOAD}.model_class_provider"
 ENABLED_BY_NAMESPACES: Final = f"{PAYLOAD}.gitlab_feature_enabled_by_namespace_ids"
 
+# "Request to LLM complete" (ai_gateway/instrumentators/model_requests.py; these fields since
+# 968638cf1, 2026-07-13): one record per call to a model, ungated.
+UNIT_PRIMITIVE: Final = f"{PAYLOAD}.unit_primitive"
+MODEL_ENGINE: Final = f"{PAYLOAD}.model_engine"
+ERROR: Final = f"{PAYLOAD}.error"
+ERROR_TYPE: Final = f"{PAYLOAD}.error_type"
+FEATURE_CATEGORY: Final = f"{PAYLOAD}.feature_category"
+STREAMING: Final = f"{PAYLOAD}.streaming"
+FINISH_REASON: Final = f"{PAYLOAD}.finish_reason"
+
 GITLAB_CONTEXT_PREFIX: Final = f"{PAYLOAD}.gitlab_"
 
 COMPLETION_MESSAGE: Final = "code completion input:"
 REGISTRY_MESSAGE: Final = "Returning prompt from the registry"
+SERVED_MESSAGE: Final = "Request to LLM complete"
 
 # Fields that may hold a user's code or a credential: never copied into evidence or output.
 PRIVATE_FIELDS: Final = frozenset({PROMPT, PREFIX, SUFFIX, API_KEY})

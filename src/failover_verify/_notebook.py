@@ -90,6 +90,8 @@ def timeline_frame(timeline: Timeline) -> pd.DataFrame:
     - ``failover_share``, ``primary_share`` (float64): share of ``total``; NaN when empty.
     - ``state`` (category): ``primary`` or ``failover`` (the share reached the threshold),
       ``mixed``, ``sparse`` (fewer than ``min_bucket_count`` records) or ``empty``.
+    - ``calls``, ``errors`` (float64), ``error_share`` (float64): calls to a model in the
+      bucket and how many failed, from served records; NaN where the feature has none.
     - ``provider:<name>`` (int64), one per provider seen anywhere in the timeline: records of
       that provider in the bucket, 0 when none. The most used providers come first.
     """
@@ -109,6 +111,9 @@ def timeline_frame(timeline: Timeline) -> pd.DataFrame:
         "failover_share": _floats(point.failover_share for _, point in rows),
         "primary_share": _floats(point.primary_share for _, point in rows),
         "state": pandas.Categorical([point.state for _, point in rows], categories=STATES),
+        "calls": _floats(point.calls for _, point in rows),
+        "errors": _floats(point.errors for _, point in rows),
+        "error_share": _floats(point.error_share for _, point in rows),
     }
     for provider in providers:
         columns[PROVIDER_PREFIX + provider] = _ints(
@@ -153,23 +158,37 @@ def report_frame(report: Report) -> pd.DataFrame:
 
 
 def report_breakdown_frame(report: Report) -> pd.DataFrame:
-    """One row per breakdown entry: records sharing the same grouped field values.
+    """One row per breakdown entry of every signal: records sharing their grouped values.
 
-    Columns: ``feature`` (category); one column per grouped field (``model_provider``,
-    ``model_name`` for completion; ``prompt_id``, ``prompt_version``, ``model_class_provider``,
-    ``model_identifier`` for generation), empty where the field does not apply; ``count``
+    Columns: ``feature`` (category); ``signal`` (``served``, ``registry``, ``input``); one
+    column per grouped field of any signal (``model_engine``, ``model_name``, ``error``,
+    ``model_class_provider``, ``model_identifier``, ``prompt_name``, ``model_provider``,
+    ``prompt_id``, ``prompt_version``), empty where the field does not apply; ``count``
     (int64); ``role`` (category) and ``rule``, the policy rule that decided; ``provider``,
-    ``model`` and ``resolved_version``, what the records resolve to (for generation, through
-    the prompt registry); ``first_seen`` and ``last_seen`` (``datetime64[ns, UTC]``).
+    ``model`` and ``resolved_version``, what the records resolve to (for registry records,
+    through the gateway's facts of their era); ``first_seen`` and ``last_seen``
+    (``datetime64[ns, UTC]``).
     """
     try:
         import pandas  # noqa: PLC0415
     except ImportError as exc:
         raise _missing("a breakdown DataFrame", "pandas", exc) from exc
     names = list(dict.fromkeys(name for signal in SIGNALS for name in signal.group_fields))
-    rows = [(item.feature, entry) for item in report.features.values() for entry in item.breakdown]
+    rows = [
+        (item.feature, entry)
+        for item in report.features.values()
+        for signal in (item.signals.values() if item.signals else [item])
+        for entry in signal.breakdown
+    ]
+    keys = [
+        key
+        for item in report.features.values()
+        for key, signal in (item.signals.items() if item.signals else [("", item)])
+        for _ in signal.breakdown
+    ]
     columns: dict[str, object] = {
         "feature": pandas.Categorical([feature for feature, _ in rows], categories=FEATURES),
+        "signal": keys,
     }
     for name in names:
         columns[name] = [entry.values.get(name) for _, entry in rows]
@@ -229,25 +248,25 @@ def plot_timeline(
     sparse ones appear as faint hollow dots, never as 0%. The background is transparent and the
     colours are mid-tones, so the figure reads on light and dark themes.
 
-    ``ax`` takes one Axes per plotted feature (a single Axes when one feature is plotted);
-    without it a new figure is made. The figure is returned, not shown.
+    A feature whose timeline has served records (calls to a model, and which failed) gets a
+    second panel below its share: calls per bucket as bars and the error share as a line, the
+    outage the failover answers.
+
+    ``ax`` takes one Axes per plotted feature (a single Axes when one feature is plotted; the
+    error panels are then left out); without it a new figure is made. The figure is returned,
+    not shown.
     """
     chosen = _plotted_features(timeline, features)
     try:
-        from matplotlib import pyplot, ticker  # noqa: PLC0415
+        from matplotlib import ticker  # noqa: PLC0415
         from matplotlib.axes import Axes as AxesClass  # noqa: PLC0415
         from matplotlib.figure import Figure as FigureClass  # noqa: PLC0415
     except ImportError as exc:
         raise _missing("plotting a timeline", "matplotlib", exc) from exc
     created = ax is None
+    error_axes: dict[Feature, Axes] = {}
     if ax is None:
-        # Made through pyplot so Jupyter's inline backend can display it, then closed at once so
-        # it is shown once (as the returned value) and pyplot keeps no reference to it.
-        figure = pyplot.figure(figsize=(12, 1.9 + 2.55 * len(chosen)), layout="constrained")
-        pyplot.close(figure)
-        figure.patch.set_alpha(0)
-        grid = figure.subplots(len(chosen), 1, sharex=True, squeeze=False)
-        axes: list[Axes] = [row[0] for row in grid]
+        figure, axes, error_axes = _new_figure(timeline, chosen)
     else:
         axes = [ax] if isinstance(ax, AxesClass) else list(ax)
         if len(axes) != len(chosen):
@@ -263,7 +282,12 @@ def plot_timeline(
         axis.yaxis.set_major_formatter(ticker.PercentFormatter(xmax=1, decimals=0))
         _date_axis(axis)
         axis.xaxis.get_offset_text().set_color(MUTED)
-    axes[-1].set_xlabel("time (UTC)", color=MUTED)
+    for feature, axis in error_axes.items():
+        share_axis = _draw_errors(axis, timeline, feature, interval)
+        share_axis.yaxis.set_major_formatter(ticker.PercentFormatter(xmax=1, decimals=0))
+        _date_axis(axis)
+    bottom = error_axes.get(chosen[-1], axes[-1])
+    bottom.set_xlabel("time (UTC)", color=MUTED)
     handles = _legend_handles(timeline, chosen)
     if created:
         heading = title or (
@@ -351,6 +375,74 @@ def _draw_feature(axis: Axes, timeline: Timeline, feature: Feature, interval: ti
             va="center",
             ha="right" if right else "left",
         )
+
+
+def _new_figure(
+    timeline: Timeline, chosen: Sequence[Feature]
+) -> tuple[Figure, list[Axes], dict[Feature, Axes]]:
+    """A figure with a share panel per feature, and an error panel under those with calls."""
+    from matplotlib import pyplot  # noqa: PLC0415
+
+    with_errors = [feature for feature in chosen if _has_calls(timeline, feature)]
+    rows = len(chosen) + len(with_errors)
+    # Made through pyplot so Jupyter's inline backend can display it, then closed at once so it
+    # is shown once (as the returned value) and pyplot keeps no reference to it.
+    figure = pyplot.figure(figsize=(12, 1.9 + 2.55 * rows), layout="constrained")
+    pyplot.close(figure)
+    figure.patch.set_alpha(0)
+    grid = figure.subplots(rows, 1, sharex=True, squeeze=False)
+    stack = [row[0] for row in grid]
+    axes: list[Axes] = []
+    error_axes: dict[Feature, Axes] = {}
+    for feature in chosen:
+        axes.append(stack.pop(0))
+        if feature in with_errors:
+            error_axes[feature] = stack.pop(0)
+    return figure, axes, error_axes
+
+
+def _has_calls(timeline: Timeline, feature: Feature) -> bool:
+    return any(point.calls for point in timeline.features.get(feature, []))
+
+
+def _draw_errors(axis: Axes, timeline: Timeline, feature: Feature, interval: timedelta) -> Axes:
+    """Calls per bucket (bars) and their error share (line, right axis) for one feature."""
+    points = timeline.features[feature]
+    _style(axis)
+    axis.set_title(
+        f"{feature}: calls to a model, and the share that failed",
+        loc="left",
+        color=MUTED,
+        fontsize=10,
+    )
+    axis.set_ylabel("calls", color=MUTED)
+    axis.xaxis_date(UTC)
+    width = interval / timedelta(days=1)
+    axis.bar(
+        [_num(point.start) for point in points],
+        [point.calls or 0 for point in points],
+        width=width,
+        align="edge",
+        color=MUTED,
+        alpha=0.35,
+        gid="calls",
+    )
+    share_axis = axis.twinx()
+    _style(share_axis)
+    share_axis.set_ylim(-0.05, 1.05)
+    share_axis.set_ylabel("error share", color=COLOURS["inconclusive"])
+    # Buckets without calls carry no share: NaN breaks the line rather than drawing 0%.
+    shares = [math.nan if point.error_share is None else point.error_share for point in points]
+    share_axis.plot(
+        [_num(point.start + interval / 2) for point in points],
+        shares,
+        color=COLOURS["inconclusive"],
+        linewidth=1.6,
+        marker="o",
+        markersize=2.5,
+        gid="error_share",
+    )
+    return share_axis
 
 
 # matplotlib.dates carries no annotations, so its calls are wrapped once, typed, here.
@@ -591,6 +683,19 @@ def _feature_details(item: FeatureReport) -> str:
     ]
     if item.by_prompt_version:
         parts.append(f"<div>prompt versions: {_counts(item.by_prompt_version, item.total)}</div>")
+    if item.signals:
+        shown = ", ".join(
+            f"{_e(key)}{' (decided)' if key == item.decided_by else ''}: "
+            f"{_badge(signal.verdict.replace('_', ' '), signal.verdict)} {_e(signal.total)}"
+            for key, signal in item.signals.items()
+        )
+        parts.append(f"<div>signals: {shown}</div>")
+    if item.errors_by_model:
+        errors = ", ".join(
+            f"{_e(model)} {_e(count.errors)}/{_e(count.calls)} failed"
+            for model, count in item.errors_by_model.items()
+        )
+        parts.append(f"<div>errors: {errors}</div>")
     if item.failed_indices:
         parts.append(f"<div>failed indices: {_e(', '.join(item.failed_indices))}</div>")
     parts.append(_list("Problems", item.problems))

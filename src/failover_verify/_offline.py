@@ -14,12 +14,13 @@ from typing import Any, Final
 
 from failover_verify import _fields as f
 from failover_verify._exceptions import UsageError
+from failover_verify._gateway import GatewayFacts
 from failover_verify._kibana import DEFAULT_KIBANA_URL
 from failover_verify._policy import Policy
 from failover_verify._queries import DEFAULT_INDEX
 from failover_verify._records import ParseProblem, Record, parse_hit
 from failover_verify._registry import PromptRegistry
-from failover_verify._report import ParseSummary, Report
+from failover_verify._report import ParseSummary, Report, SignalReport
 from failover_verify._signals import Signal
 from failover_verify._summary import (
     DEFAULT_MIN_BUCKET_COUNT,
@@ -32,8 +33,13 @@ from failover_verify._summary import (
     check_thresholds,
 )
 from failover_verify._timeline import Timeline
-from failover_verify._types import FEATURES
-from failover_verify._verify import DEFAULT_TIME_FIELD, check_features, chosen_signals
+from failover_verify._types import FEATURES, Feature
+from failover_verify._verify import (
+    DEFAULT_TIME_FIELD,
+    check_features,
+    chosen_signals,
+    gateway_facts,
+)
 from failover_verify._window import TimeWindow, parse_duration, parse_window
 
 __all__ = ["timeline_hits", "verify_hits"]
@@ -182,6 +188,7 @@ def verify_hits(
     features: Sequence[str] = FEATURES,
     policy: Policy | None = None,
     registry: PromptRegistry | None = None,
+    gateway: GatewayFacts | None = None,
     threshold: float = DEFAULT_THRESHOLD,
     min_count: int = DEFAULT_MIN_COUNT,
     kibana_url: str = DEFAULT_KIBANA_URL,
@@ -204,19 +211,25 @@ def verify_hits(
         until=until,
         now=now,
     )
-    registry = registry or PromptRegistry.bundled()
+    facts = gateway_facts(gateway, registry)
     judge = Judge(
         policy=policy,
-        registry=registry,
+        gateway=facts,
         threshold=threshold,
         min_count=min_count,
         kibana_url=kibana_url,
         data_view=data_view or index,
     )
-    reports = {}
+    by_feature: dict[Feature, list[SignalReport]] = {}
     for signal in signals:
         groups, tally = collected.groups(signal, window)
-        reports[signal.feature] = judge.report(signal, groups, tally, window, None)
+        by_feature.setdefault(signal.feature, []).append(
+            judge.signal_report(signal, groups, tally, window, None)
+        )
+    reports = {
+        feature: judge.feature_report(feature, items, window)
+        for feature, items in by_feature.items()
+    }
     return Report(
         generated_at=datetime.now(UTC),
         source=source,
@@ -226,7 +239,7 @@ def verify_hits(
         threshold=threshold,
         min_count=min_count,
         policy=policy.source,
-        registry=registry.description,
+        registry=facts.description,
         requests=0,
         features=reports,
         parse_problems=ParseSummary(
@@ -246,6 +259,7 @@ def timeline_hits(
     features: Sequence[str] = FEATURES,
     policy: Policy | None = None,
     registry: PromptRegistry | None = None,
+    gateway: GatewayFacts | None = None,
     threshold: float = DEFAULT_THRESHOLD,
     min_bucket_count: int = DEFAULT_MIN_BUCKET_COUNT,
     now: datetime | None = None,
@@ -266,7 +280,7 @@ def timeline_hits(
         window=window,
         interval=parse_duration(interval, what="interval"),
         policy=policy,
-        registry=registry or PromptRegistry.bundled(),
+        gateway=gateway_facts(gateway, registry),
         threshold=threshold,
         min_bucket_count=min_bucket_count,
         signals=signals,

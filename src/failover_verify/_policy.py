@@ -17,7 +17,7 @@ from pydantic import Field
 
 from failover_verify._exceptions import FailoverVerifyError, PolicyError
 from failover_verify._model import Model
-from failover_verify._signals import Signal, signals_for
+from failover_verify._signals import FactValue, Setting, Signal, signals_for
 from failover_verify._types import FEATURES, Feature, Role
 
 __all__ = ["Policy", "Rule"]
@@ -35,11 +35,11 @@ class Rule(Model):
     conditions: dict[str, tuple[str, ...]]
     note: str = ""
 
-    def applies_to(self, values: Mapping[str, str | None]) -> bool:
+    def applies_to(self, values: Mapping[str, FactValue]) -> bool:
         """Whether the rule tests only keys the values have (those a signal offers)."""
         return all(key in values for key in self.conditions)
 
-    def matches(self, values: Mapping[str, str | None]) -> bool:
+    def matches(self, values: Mapping[str, FactValue]) -> bool:
         return all(
             _matches_any(values.get(key), patterns) for key, patterns in self.conditions.items()
         )
@@ -49,10 +49,16 @@ class Rule(Model):
         return f"{self.role} if {' and '.join(parts) or 'always'}"
 
 
-def _matches_any(value: str | None, patterns: tuple[str, ...]) -> bool:
-    if value is None:
+def _matches_any(value: FactValue, patterns: tuple[str, ...]) -> bool:
+    if value is None or value == ():
         return NONE_PATTERN in patterns
-    return any(pattern != NONE_PATTERN and fnmatchcase(value, pattern) for pattern in patterns)
+    # A fact with several values (a model's families) matches if any of them does.
+    candidates = (value,) if isinstance(value, str) else value
+    return any(
+        pattern != NONE_PATTERN and fnmatchcase(candidate, pattern)
+        for pattern in patterns
+        for candidate in candidates
+    )
 
 
 class Policy(Model):
@@ -122,7 +128,8 @@ class Policy(Model):
             if not isinstance(section, Mapping):
                 raise PolicyError(f"the policy {source} needs a [{feature}] table")
             signals = signals_for(feature)
-            wanted = {name for signal in signals for name in signal.settings}
+            specs = {name: spec for signal in signals for name, spec in signal.settings.items()}
+            wanted = set(specs)
             unknown = set(section) - {"rules", *wanted}
             if unknown:
                 raise PolicyError(
@@ -131,7 +138,7 @@ class Policy(Model):
                 )
             rules[feature] = _read_rules(section.get("rules"), feature, signals, source)
             settings[feature] = {
-                name: _read_setting(section.get(name), feature, name, signals, source)
+                name: _read_setting(section.get(name), feature, name, specs[name], source)
                 for name in sorted(wanted)
             }
         return cls(source=source, rules=rules, settings=settings)
@@ -139,7 +146,7 @@ class Policy(Model):
     def rules_for(self, feature: Feature) -> tuple[Rule, ...]:
         return self.rules[feature]
 
-    def classify(self, feature: Feature, values: Mapping[str, str | None]) -> Rule | None:
+    def classify(self, feature: Feature, values: Mapping[str, FactValue]) -> Rule | None:
         """The first rule that applies to ``values`` and matches, or ``None``: unclassified."""
         for rule in self.rules_for(feature):
             if rule.applies_to(values) and rule.matches(values):
@@ -202,15 +209,17 @@ def _read_rules(
 
 
 def _read_setting(
-    raw: object, feature: Feature, name: str, signals: tuple[Signal, ...], source: str
+    raw: object, feature: Feature, name: str, spec: Setting, source: str
 ) -> tuple[str, ...]:
+    if raw is None:
+        # Policies written before the setting existed get its default.
+        return spec.default
     if (
         not isinstance(raw, list)
         or not raw
         or not all(isinstance(item, str) and item and not item.endswith("/") for item in raw)
     ):
-        meaning = next(signal.settings[name] for signal in signals if name in signal.settings)
         raise PolicyError(
-            f"the policy {source}: [{feature}] {name} must be a non-empty list of {meaning}"
+            f"the policy {source}: [{feature}] {name} must be a non-empty list of {spec.meaning}"
         )
     return tuple(raw)

@@ -163,7 +163,8 @@ def _families(
         "When the check ran (Unix time).",
         value=run_time.timestamp(),
     )
-    yield from signal_families({name: f.get("signals") or [] for name, f in features.items()})
+    yield from signal_families({name: _signal_list(f) for name, f in features.items()})
+    yield from error_families(features)
 
 
 def _expected(data: Mapping[str, Any], features: Mapping[str, Any]) -> GaugeMetricFamily:
@@ -199,6 +200,39 @@ def _flag_family(flags: Mapping[str, Any]) -> GaugeMetricFamily:
                 1 if flag.get("state") == state else 0,
             )
     return family
+
+
+def _signal_list(feature: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    # Reports carry signals as a mapping of name to its report; a list is taken as it is.
+    signals = feature.get("signals") or {}
+    if isinstance(signals, Mapping):
+        return [value for value in signals.values() if isinstance(value, Mapping)]
+    return [value for value in signals if isinstance(value, Mapping)]
+
+
+def error_families(features: Mapping[str, Mapping[str, Any]]) -> list[Metric]:
+    """Calls and error share per model, from the served records (``errors_by_model``)."""
+    if not any(feature.get("errors_by_model") for feature in features.values()):
+        return []
+    _require()
+    from prometheus_client.core import GaugeMetricFamily as gauge  # noqa: PLC0415, N813
+
+    calls = gauge(
+        f"{PREFIX}_model_calls",
+        "Calls to each model in the checked window (served records), by feature and model.",
+        labels=["feature", "model"],
+    )
+    errors = gauge(
+        f"{PREFIX}_model_error_share",
+        "Share of each model's calls that failed in the checked window (NaN without calls).",
+        labels=["feature", "model"],
+    )
+    for name, feature in features.items():
+        for model, count in (feature.get("errors_by_model") or {}).items():
+            calls.add_metric([name, str(model)], int(count.get("calls") or 0))
+            share = count.get("error_share")
+            errors.add_metric([name, str(model)], math.nan if share is None else float(share))
+    return [calls, errors]
 
 
 def signal_families(

@@ -35,7 +35,8 @@ __all__ = [
     "usable_group_fields",
 ]
 
-DEFAULT_INDEX: Final = "pubsub-mlops-inf-gprod-*"
+DEFAULT_INDEX: Final = "pubsub-mlops-inf-gprd-*,pubsub-mlops-inf-gprod-*"
+"""Both spellings: the current runbook says gprd; the runbook this tool started from, gprod."""
 # Composite pages are bounded by distinct field combinations, never by matching documents.
 GROUP_PAGE_SIZE: Final = 500
 TIMELINE_PAGE_SIZE: Final = 1000
@@ -54,6 +55,7 @@ def all_field_names() -> list[str]:
     names = {f.MESSAGE}
     for signal in SIGNALS:
         names.update(signal.group_fields.values())
+        names.update(condition.field for condition in signal.conditions(signal.defaults()))
     return sorted(names)
 
 

@@ -17,6 +17,7 @@ __all__ = [
     "ParseProblem",
     "Record",
     "RegistryRecord",
+    "ServedRecord",
     "parse_hit",
 ]
 
@@ -35,7 +36,15 @@ def _as_string_list(value: object) -> object:
     return [value]
 
 
+def _flag_text(value: object) -> object:
+    # The gateway logs "yes"/"no"; a pipeline may turn them into booleans on the way.
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return _blank_to_none(value)
+
+
 OptionalText = Annotated[str | None, BeforeValidator(_blank_to_none)]
+FlagText = Annotated[str | None, BeforeValidator(_flag_text)]
 
 
 _COMMON: Final = {
@@ -138,9 +147,43 @@ class RegistryRecord(_RecordBase):
     ] = None
 
 
-Record = CompletionRecord | RegistryRecord
+class ServedRecord(_RecordBase):
+    """A ``Request to LLM complete`` record: which model answered one call, and whether it failed.
+
+    Logged for every call to a model (ai-assist ``ai_gateway/instrumentators/model_requests.py``),
+    with the model fields since 2026-07-13 (``968638cf1``); ``model_name`` is the provider's name
+    for the model (``claude-sonnet-4-6``, ``codestral-2508``), ``error`` is ``yes`` or ``no``.
+    """
+
+    MESSAGE: ClassVar[str] = f.SERVED_MESSAGE
+    PATHS: ClassVar[Mapping[str, str]] = MappingProxyType(
+        {
+            **_COMMON,
+            "unit_primitive": f.UNIT_PRIMITIVE,
+            "model_engine": f.MODEL_ENGINE,
+            "model_name": f.MODEL_NAME,
+            "error": f.ERROR,
+            "error_type": f.ERROR_TYPE,
+            "feature_category": f.FEATURE_CATEGORY,
+            "streaming": f.STREAMING,
+            "finish_reason": f.FINISH_REASON,
+        }
+    )
+
+    kind: Literal["served"] = "served"
+    unit_primitive: OptionalText = None
+    model_engine: OptionalText = None
+    model_name: OptionalText = None
+    error: FlagText = None
+    error_type: OptionalText = None
+    feature_category: OptionalText = None
+    streaming: FlagText = None
+    finish_reason: OptionalText = None
+
+
+Record = CompletionRecord | RegistryRecord | ServedRecord
 # Every record kind parse_hit reads; a new kind is a new class above and an entry here.
-RECORD_TYPES: Final[tuple[type[Record], ...]] = (CompletionRecord, RegistryRecord)
+RECORD_TYPES: Final[tuple[type[Record], ...]] = (CompletionRecord, RegistryRecord, ServedRecord)
 
 
 class ParseProblem(Model):

@@ -107,6 +107,10 @@ def _feature_lines(feature: FeatureReport, style: Style, expect: Role | None) ->
     def row(label: str, value: str) -> None:
         lines.append(f"  {label:<15} {value}")
 
+    if len(feature.signals) > 1:
+        row("signals", _signals(feature))
+    if feature.errors_by_model:
+        row("errors", _errors(feature))
     if feature.total:
         share = "-" if feature.failover_share is None else f"{feature.failover_share:.1%}"
         row(
@@ -134,6 +138,31 @@ def _feature_lines(feature: FeatureReport, style: Style, expect: Role | None) ->
     lines += [style(f"  note: {note}", "dim") for note in feature.notes]
     row("kibana", feature.kibana_url)
     return lines
+
+
+def _signals(feature: FeatureReport) -> str:
+    """One phrase per signal: its verdict and share, with the one that decided marked."""
+    parts = []
+    for key, item in feature.signals.items():
+        if item.standing == "no_data":
+            parts.append(f"{key} none")
+            continue
+        share = "" if item.failover_share is None else f" {item.failover_share:.0%}"
+        verdict = {"too_few": "too few", "indistinct": "indistinct"}.get(
+            item.standing, item.verdict.replace("_", " ")
+        )
+        mark = "*" if key == feature.decided_by else ""
+        parts.append(f"{key}{mark} {verdict}{share} of {item.total}")
+    return ", ".join(parts) + (" (* decided)" if feature.decided_by else "")
+
+
+def _errors(feature: FeatureReport) -> str:
+    shown = [
+        f"{model} {count.errors}/{count.calls}"
+        + ("" if count.error_share is None else f" ({count.error_share:.0%})")
+        for model, count in list(feature.errors_by_model.items())[:_TOP]
+    ]
+    return ", ".join(shown)
 
 
 def render_progress(report: Report, style: Style, now: datetime) -> str:

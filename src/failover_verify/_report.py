@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 from pydantic import AwareDatetime, Field
 
@@ -18,14 +18,17 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Breakdown",
+    "ErrorCount",
     "Evidence",
     "FeatureReport",
     "ParseSummary",
     "Report",
     "RoleSpan",
+    "SignalReport",
+    "Standing",
 ]
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
 
 
 class RoleSpan(Model):
@@ -64,10 +67,22 @@ class ParseSummary(Model):
     examples: list[ParseProblem] = Field(default_factory=list)
 
 
-class FeatureReport(Model):
-    """The answer for one feature (code completion or code generation)."""
+class ErrorCount(Model):
+    """Calls to one model in the window, and how many of them failed."""
 
-    feature: Feature
+    calls: int
+    errors: int
+    error_share: float | None
+
+
+Standing = Literal["definite", "no_data", "too_few", "indistinct", "unmatched", "partial"]
+"""Why a signal has its verdict: definite, no records, too few, roles indistinguishable in the
+era, too many records matching no rule, or a partial or refused answer."""
+
+
+class _Tallied(Model):
+    """A verdict with the counts and evidence behind it (one signal's, or a feature's)."""
+
     verdict: Verdict
     reason: str
     total: int
@@ -78,9 +93,10 @@ class FeatureReport(Model):
     primary_share: float | None
     by_provider: dict[str, int]
     by_model: dict[str, int]
-    by_prompt_version: dict[str, int]
-    seen: dict[RoleName, RoleSpan]
-    complete: bool
+    by_prompt_version: dict[str, int] = Field(default_factory=dict)
+    errors_by_model: dict[str, ErrorCount] = Field(default_factory=dict)
+    seen: dict[RoleName, RoleSpan] = Field(default_factory=dict)
+    complete: bool = True
     failed_indices: list[str] = Field(default_factory=list)
     problems: list[str] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
@@ -88,16 +104,43 @@ class FeatureReport(Model):
     samples: list[Evidence] = Field(default_factory=list)
     resolutions: list[Resolution] = Field(default_factory=list)
     query: dict[str, Any] | None = None
-    kql: str
-    kibana_url: str
+    kql: str = ""
+    kibana_url: str = ""
 
     @property
     def definite(self) -> bool:
         return self.verdict in DEFINITE_VERDICTS
 
+
+class SignalReport(_Tallied):
+    """What one kind of record says about a feature, counted on its own."""
+
+    signal: str
+    title: str
+    standing: Standing
+
     def __repr__(self) -> str:
         share = "-" if self.failover_share is None else f"{self.failover_share:.0%}"
-        return f"<FeatureReport {self.feature} {self.verdict} failover {share} of {self.total}>"
+        return f"<SignalReport {self.signal} {self.verdict} failover {share} of {self.total}>"
+
+
+class FeatureReport(_Tallied):
+    """The answer for one feature (code completion or code generation).
+
+    The verdict comes from the strongest signal that can tell (``decided_by``), and the
+    counts at this level are that signal's, so no request is counted twice; ``signals`` holds
+    every signal's own report, and ``agreement`` says whether the others agree.
+    """
+
+    feature: Feature
+    decided_by: str | None = None
+    agreement: Literal["single", "agree", "disagree", "none"] = "none"
+    signals: dict[str, SignalReport] = Field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        share = "-" if self.failover_share is None else f"{self.failover_share:.0%}"
+        by = f" by {self.decided_by}" if self.decided_by else ""
+        return f"<FeatureReport {self.feature} {self.verdict}{by} failover {share} of {self.total}>"
 
     def __str__(self) -> str:
         from failover_verify._render import plain_feature  # noqa: PLC0415

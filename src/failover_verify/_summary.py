@@ -11,18 +11,35 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from failover_verify import _fields as f
 from failover_verify._exceptions import UsageError
+from failover_verify._gateway import GatewayFacts
 from failover_verify._kibana import discover_url
 from failover_verify._policy import Policy
 from failover_verify._queries import evidence_fields, kql
-from failover_verify._registry import PromptRegistry, Resolution
-from failover_verify._report import Breakdown, Evidence, FeatureReport, RoleSpan
-from failover_verify._signals import Signal
+from failover_verify._registry import Resolution
+from failover_verify._report import (
+    Breakdown,
+    ErrorCount,
+    Evidence,
+    FeatureReport,
+    RoleSpan,
+    SignalReport,
+    Standing,
+)
+from failover_verify._signals import Knowledge, Signal, signals_for
 from failover_verify._timeline import Switch, Timeline, TimelinePoint
-from failover_verify._types import Feature, Role, RoleName, State, Verdict
+from failover_verify._types import (
+    DEFINITE_VERDICTS,
+    NONE_KEY,
+    Feature,
+    Role,
+    RoleName,
+    State,
+    Verdict,
+)
 from failover_verify._window import TimeWindow
 
 __all__ = [
@@ -84,18 +101,26 @@ class Classification:
     provider: str
     model: str
     resolution: Resolution | None
+    indistinct: bool = False
 
 
 def classify(
-    signal: Signal, values: Mapping[str, str | None], policy: Policy, registry: PromptRegistry
+    signal: Signal,
+    values: Mapping[str, str | None],
+    policy: Policy,
+    gateway: GatewayFacts,
+    at: datetime | None,
 ) -> Classification:
-    facts = signal.facts(values, registry)
+    knowledge = Knowledge(gateway, policy.settings_for(signal))
+    facts = signal.facts(values, knowledge, at)
     rule = policy.classify(signal.feature, facts.conditions)
     if rule is None:
         why = "no policy rule matches"
         if facts.why_unmatched:
             why = f"{why}; {facts.why_unmatched}"
-        return Classification("unclassified", why, facts.provider, facts.model, facts.resolution)
+        return Classification(
+            "unclassified", why, facts.provider, facts.model, facts.resolution, facts.indistinct
+        )
     return Classification(
         rule.role, rule.note or rule.describe(), facts.provider, facts.model, facts.resolution
     )
@@ -170,10 +195,10 @@ class _Classified:
 
 @dataclass(frozen=True)
 class Judge:
-    """Everything that turns a signal's grouped counts into a feature report."""
+    """Everything that turns each signal's grouped counts into reports, and those into verdicts."""
 
     policy: Policy
-    registry: PromptRegistry
+    gateway: GatewayFacts
     threshold: float
     min_count: int
     kibana_url: str
@@ -191,16 +216,26 @@ class Judge:
             columns=signal.discover_columns,
         )
 
-    def report(
+    def signal_report(
         self,
         signal: Signal,
         groups: Iterable[Group],
         tally: Tally,
         window: TimeWindow,
         query: dict[str, Any] | None,
-    ) -> FeatureReport:
+    ) -> SignalReport:
+        """One signal's records, classified and counted on their own."""
         classified = [
-            _Classified(group, classify(signal, group.values, self.policy, self.registry))
+            _Classified(
+                group,
+                classify(
+                    signal,
+                    group.values,
+                    self.policy,
+                    self.gateway,
+                    group.last_seen or window.end,
+                ),
+            )
             for group in groups
         ]
         counts: Counter[RoleName] = Counter()
@@ -208,13 +243,15 @@ class Judge:
         by_model: Counter[str] = Counter()
         extra: dict[str, Counter[str]] = {name: Counter() for name in signal.counted_by}
         spans: dict[RoleName, RoleSpan] = {}
+        indistinct = 0
         for item in classified:
             group = item.group
             counts[item.found.role] += group.count
             by_provider[item.found.provider] += group.count
             by_model[item.found.model] += group.count
+            indistinct += group.count if item.found.indistinct else 0
             for name, source in signal.counted_by.items():
-                extra[name][group.values.get(source) or "(none)"] += group.count
+                extra[name][group.values.get(source) or NONE_KEY] += group.count
             span = spans.get(item.found.role, RoleSpan())
             spans[item.found.role] = RoleSpan(
                 first=earliest(span.first, group.first_seen),
@@ -237,9 +274,14 @@ class Judge:
             threshold=self.threshold,
             min_count=self.min_count,
         )
+        standing = _standing(verdict, tally, counts, indistinct, self.min_count)
+        if standing == "indistinct":
+            reason = next(item.found.rule for item in classified if item.found.indistinct)
         ordered = sorted(classified, key=lambda item: (-item.group.count, str(item.group.values)))
-        return FeatureReport(
-            feature=signal.feature,
+        return SignalReport(
+            signal=signal.key,
+            title=signal.title,
+            standing=standing,
             verdict=verdict,
             reason=reason,
             total=tally.total,
@@ -251,6 +293,7 @@ class Judge:
             by_provider=dict(by_provider.most_common()),
             by_model=dict(by_model.most_common()),
             by_prompt_version=dict(extra.get("by_prompt_version", Counter()).most_common()),
+            errors_by_model=_errors_by_model(signal, ordered),
             seen=spans,
             complete=tally.complete,
             failed_indices=tally.failed_indices,
@@ -274,6 +317,165 @@ class Judge:
             kql=self.kql(signal),
             kibana_url=self.discover_url(signal, window),
         )
+
+    def feature_report(
+        self, feature: Feature, reports: Sequence[SignalReport], window: TimeWindow
+    ) -> FeatureReport:
+        """Combine a feature's signals (strongest first) into one verdict, counting no request
+        twice: the strongest signal that can tell decides, and the others must not contradict
+        it."""
+        verdict, reason, decider, agreement = combine(reports)
+        shown = decider or next((item for item in reports if item.total), reports[0])
+        notes = self.same_model_notes(feature, window)
+        errors = next((item.errors_by_model for item in reports if item.errors_by_model), {})
+        fields = shown.model_dump(
+            exclude={
+                "signal",
+                "title",
+                "standing",
+                "verdict",
+                "reason",
+                "notes",
+                "problems",
+                "complete",
+                "failed_indices",
+                "errors_by_model",
+            }
+        )
+        # Whatever kept any signal from being read in full concerns the feature.
+        problems = list(dict.fromkeys(problem for item in reports for problem in item.problems))
+        failed = sorted({index for item in reports for index in item.failed_indices})
+        return FeatureReport(
+            feature=feature,
+            verdict=verdict,
+            reason=reason,
+            decided_by=decider.signal if decider else None,
+            agreement=agreement,
+            signals={item.signal: item for item in reports},
+            notes=list(dict.fromkeys([*shown.notes, *notes])),
+            problems=problems,
+            complete=all(item.complete for item in reports),
+            failed_indices=failed,
+            errors_by_model=errors,
+            **fields,
+        )
+
+    def same_model_notes(self, feature: Feature, window: TimeWindow) -> list[str]:
+        """Say when, in the facts at the window's end, failover and primary share a provider."""
+        notes = []
+        for signal in signals_for(feature):
+            settings = self.policy.settings_for(signal)
+            if "versions" not in signal.settings or not signal.counted_by:
+                continue
+            sides: dict[RoleName, tuple[str, Resolution]] = {}
+            for version in settings["versions"]:
+                values = {"prompt_id": settings["prompt_ids"][0], "prompt_version": version}
+                found = classify(signal, values, self.policy, self.gateway, window.end)
+                if found.resolution is not None and found.role not in sides:
+                    sides[found.role] = (version, found.resolution)
+            if "failover" not in sides or "primary" not in sides:
+                continue
+            (up, failover), (down, primary) = sides["failover"], sides["primary"]
+            if not failover.provider or failover.provider != primary.provider:
+                continue
+            era = failover.era or "the bundled facts"
+            how = (
+                f"{up} -> {failover.model} and {down} -> {primary.model} both run on "
+                f"{failover.provider}"
+            )
+            if failover.model == primary.model:
+                notes.append(
+                    f"in {era}, the {feature} failover changes neither the provider nor the "
+                    f"model: {how}; served records cannot tell the sides apart"
+                )
+            else:
+                notes.append(
+                    f"in {era}, the {feature} failover does not move traffic off "
+                    f"{failover.provider}: {how}; it changes the model only"
+                )
+        return notes
+
+
+def combine(
+    reports: Sequence[SignalReport],
+) -> tuple[Verdict, str, SignalReport | None, Literal["single", "agree", "disagree", "none"]]:
+    """The feature's verdict from its signals, strongest first.
+
+    A partial answer from any signal makes the feature inconclusive. Otherwise the strongest
+    signal with a definite verdict decides, unless a stronger signal had records that match
+    no policy rule (which could be the traffic in question) or a weaker one contradicts it.
+    Signals with no records, too few, or whose roles cannot be told apart in their era are
+    passed over, and the notes say so.
+    """
+    partial = [item for item in reports if item.standing == "partial"]
+    if partial:
+        # A problem every signal shares (a pattern matching nothing) is said once, plainly.
+        if len({item.reason for item in reports}) == 1 and len(partial) == len(reports):
+            return "inconclusive", partial[0].reason, None, "none"
+        return "inconclusive", f"{partial[0].signal} records: {partial[0].reason}", None, "none"
+    definite = [item for item in reports if item.definite]
+    if not definite:
+        undecided = [item for item in reports if item.standing != "no_data"]
+        if not undecided:
+            return "no_data", "no matching records in the window", None, "none"
+        first = min(undecided, key=lambda item: _PASSED_OVER.index(item.standing))
+        return "inconclusive", f"{first.signal} records: {first.reason}", None, "none"
+    decider = definite[0]
+    for item in reports[: reports.index(decider)]:
+        if item.standing == "unmatched":
+            why = (
+                f"{item.signal} records: {item.reason}; the {decider.signal} records alone "
+                "cannot settle it"
+            )
+            return "inconclusive", why, None, "none"
+    others = [item for item in definite[1:] if item.verdict != decider.verdict]
+    if others:
+        views = "; ".join(
+            f"{item.signal} says {item.verdict} ({item.reason})" for item in [decider, *others]
+        )
+        return "inconclusive", f"the signals disagree: {views}", None, "disagree"
+    agreement: Literal["single", "agree"] = "agree" if len(definite) > 1 else "single"
+    backed = [item.signal for item in definite[1:]]
+    also = f"; {' and '.join(backed)} records agree" if backed else ""
+    return decider.verdict, f"{decider.signal} records: {decider.reason}{also}", decider, agreement
+
+
+# Which undecided signal explains a feature that no signal could decide, most telling first.
+_PASSED_OVER: Final = ("unmatched", "too_few", "indistinct", "definite", "no_data", "partial")
+
+
+def _standing(
+    verdict: Verdict, tally: Tally, counts: Counter[RoleName], indistinct: int, min_count: int
+) -> Standing:
+    if tally.blockers or not tally.complete:
+        return "partial"
+    if verdict in DEFINITE_VERDICTS:
+        return "definite"
+    if tally.total == 0:
+        return "no_data"
+    if tally.total < min_count:
+        return "too_few"
+    if indistinct and indistinct >= counts["unclassified"]:
+        return "indistinct"
+    return "unmatched"
+
+
+def _errors_by_model(signal: Signal, ordered: list[_Classified]) -> dict[str, ErrorCount]:
+    if signal.error_field is None:
+        return {}
+    calls: Counter[str] = Counter()
+    errors: Counter[str] = Counter()
+    for item in ordered:
+        model = item.group.values.get("model_name") or item.found.model
+        calls[model] += item.group.count
+        if item.group.values.get(signal.error_field) == "yes":
+            errors[model] += item.group.count
+    return {
+        model: ErrorCount(
+            calls=count, errors=errors[model], error_share=share(errors[model], count)
+        )
+        for model, count in calls.most_common()
+    }
 
 
 def _samples(signal: Signal, ordered: list[_Classified]) -> list[Evidence]:
@@ -335,21 +537,28 @@ def _distinct_resolutions(ordered: list[_Classified]) -> list[Resolution]:
 class _Bucket:
     roles: Counter[RoleName] = field(default_factory=Counter)
     providers: Counter[str] = field(default_factory=Counter)
+    errors: int = 0
 
 
 @dataclass
 class TimelineBuilder:
-    """Accumulates (signal, bucket start, grouped values, count) rows into a :class:`Timeline`."""
+    """Accumulates (signal, bucket start, grouped values, count) rows into a :class:`Timeline`.
+
+    Each feature's points come from its strongest signal with records in the window (so no
+    request is counted twice); calls and errors come from its signal that records errors.
+    """
 
     window: TimeWindow
     interval: timedelta
     policy: Policy
-    registry: PromptRegistry
+    gateway: GatewayFacts
     threshold: float
     min_bucket_count: int
     signals: Sequence[Signal]
-    _buckets: dict[Feature, dict[datetime, _Bucket]] = field(default_factory=dict)
-    _cache: dict[tuple[str, tuple[str | None, ...]], Classification] = field(default_factory=dict)
+    _buckets: dict[str, dict[datetime, _Bucket]] = field(default_factory=dict)
+    _cache: dict[tuple[str, datetime, tuple[str | None, ...]], Classification] = field(
+        default_factory=dict
+    )
     problems: list[str] = field(default_factory=list)
     complete: bool = True
 
@@ -363,7 +572,7 @@ class TimelineBuilder:
                 f"a {self.window.duration} window in {self.interval} buckets makes "
                 f"{count:.0f} buckets; at most {MAX_BUCKETS} are allowed: choose a larger interval"
             )
-        self._buckets = {signal.feature: {} for signal in self.signals}
+        self._buckets = {signal.id: {} for signal in self.signals}
 
     @property
     def interval_seconds(self) -> int:
@@ -377,14 +586,16 @@ class TimelineBuilder:
     def add(
         self, signal: Signal, start: datetime, values: Mapping[str, str | None], count: int
     ) -> None:
-        key = (signal.id, tuple(values.values()))
+        key = (signal.id, start, tuple(values.values()))
         found = self._cache.get(key)
         if found is None:
-            found = classify(signal, values, self.policy, self.registry)
+            found = classify(signal, values, self.policy, self.gateway, start)
             self._cache[key] = found
-        bucket = self._buckets[signal.feature].setdefault(start, _Bucket())
+        bucket = self._buckets[signal.id].setdefault(start, _Bucket())
         bucket.roles[found.role] += count
         bucket.providers[found.provider] += count
+        if signal.error_field is not None and values.get(signal.error_field) == "yes":
+            bucket.errors += count
 
     def fail(self, problem: str) -> None:
         """Mark the timeline incomplete, with the reason."""
@@ -392,13 +603,25 @@ class TimelineBuilder:
         self.problems.append(problem)
 
     def build(self, requests: int = 0) -> Timeline:
-        features = {feature: self._points(feature) for feature in self._buckets}
+        features: dict[Feature, list[TimelinePoint]] = {}
+        chosen: dict[Feature, str] = {}
+        for signal in self.signals:
+            if signal.feature in chosen:
+                continue
+            rest = [item for item in self.signals if item.feature == signal.feature]
+            used = next((item for item in rest if self._buckets[item.id]), rest[-1])
+            served = next(
+                (item for item in rest if item.error_field and self._buckets[item.id]), None
+            )
+            chosen[signal.feature] = used.key
+            features[signal.feature] = self._points(used, served)
         return Timeline(
             window=self.window,
             interval_seconds=self.interval_seconds,
             threshold=self.threshold,
             min_bucket_count=self.min_bucket_count,
             features=features,
+            signals=chosen,
             switches=[
                 switch
                 for feature, points in features.items()
@@ -409,13 +632,19 @@ class TimelineBuilder:
             requests=requests,
         )
 
-    def _points(self, feature: Feature) -> list[TimelinePoint]:
+    def _points(self, signal: Signal, served: Signal | None) -> list[TimelinePoint]:
         points = []
         start = self.bucket_of(self.window.start)
+        buckets = self._buckets[signal.id]
+        calls = self._buckets[served.id] if served is not None else None
         while start < self.window.end:
-            bucket = self._buckets[feature].get(start, _Bucket())
+            bucket = buckets.get(start, _Bucket())
             total = sum(bucket.roles.values())
             primary, failover = bucket.roles["primary"], bucket.roles["failover"]
+            served_calls = served_errors = None
+            if calls is not None:
+                other = calls.get(start, _Bucket())
+                served_calls, served_errors = sum(other.roles.values()), other.errors
             points.append(
                 TimelinePoint(
                     start=start,
@@ -427,6 +656,11 @@ class TimelineBuilder:
                     primary_share=share(primary, total),
                     by_provider=dict(bucket.providers.most_common()),
                     state=self._state(total, primary, failover),
+                    calls=served_calls,
+                    errors=served_errors,
+                    error_share=share(served_errors or 0, served_calls or 0)
+                    if served_calls
+                    else None,
                 )
             )
             start += self.interval

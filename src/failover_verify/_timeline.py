@@ -34,6 +34,11 @@ class TimelinePoint(Model):
     primary_share: float | None
     by_provider: dict[str, int]
     state: State
+    calls: int | None = None
+    """Calls to a model in the bucket, from served records, when the feature has them."""
+    errors: int | None = None
+    """Of those calls, the ones that failed."""
+    error_share: float | None = None
 
 
 class Switch(Model):
@@ -53,6 +58,8 @@ class Timeline(Model):
     threshold: float
     min_bucket_count: int
     features: dict[Feature, list[TimelinePoint]]
+    signals: dict[Feature, str] = Field(default_factory=dict)
+    """Which signal each feature's counts come from: its strongest with records."""
     switches: list[Switch]
     complete: bool = True
     problems: list[str] = Field(default_factory=list)

@@ -12,6 +12,7 @@ from failover_verify import _fields as f
 from failover_verify._answers import groups_of, read_answer, scan_composite, tally_of, timeline_rows
 from failover_verify._es import Reader
 from failover_verify._exceptions import UsageError
+from failover_verify._gateway import GatewayFacts
 from failover_verify._kibana import DEFAULT_KIBANA_URL
 from failover_verify._mapping import FieldPlan, plan_fields
 from failover_verify._policy import Policy
@@ -24,7 +25,7 @@ from failover_verify._queries import (
     usable_group_fields,
 )
 from failover_verify._registry import PromptRegistry
-from failover_verify._report import Report
+from failover_verify._report import Report, SignalReport
 from failover_verify._signals import SIGNALS, Signal
 from failover_verify._summary import (
     DEFAULT_MIN_BUCKET_COUNT,
@@ -44,6 +45,7 @@ __all__ = [
     "Verifier",
     "check_features",
     "chosen_signals",
+    "gateway_facts",
     "timeline",
     "verify",
     "window_of",
@@ -72,7 +74,17 @@ def chosen_signals(features: Sequence[Feature]) -> tuple[Signal, ...]:
     return tuple(signal for signal in SIGNALS if signal.feature in features)
 
 
+def gateway_facts(gateway: GatewayFacts | None, registry: PromptRegistry | None) -> GatewayFacts:
+    """The facts to judge by: those given, else the bundled ones over ``registry``'s
+    definitions (the bundled snapshot when none)."""
+    if gateway is not None:
+        return gateway
+    return GatewayFacts.bundled(definitions=registry or PromptRegistry.bundled())
+
+
 def _pattern_hint(index: str) -> str:
+    if "gprod" in index and "gprd" in index:
+        return ""
     if "gprod" in index:
         return f"; the current runbook spells it gprd: try index={index.replace('gprod', 'gprd')!r}"
     if "gprd" in index:
@@ -105,6 +117,7 @@ class Verifier:
         time_field: str = DEFAULT_TIME_FIELD,
         policy: Policy | None = None,
         registry: PromptRegistry | None = None,
+        gateway: GatewayFacts | None = None,
         threshold: float = DEFAULT_THRESHOLD,
         min_count: int = DEFAULT_MIN_COUNT,
         kibana_url: str = DEFAULT_KIBANA_URL,
@@ -121,7 +134,7 @@ class Verifier:
         self.time_field = time_field
         self.judge = Judge(
             policy=policy or Policy.default(),
-            registry=registry or PromptRegistry.bundled(),
+            gateway=gateway_facts(gateway, registry),
             threshold=threshold,
             min_count=min_count,
             kibana_url=kibana_url,
@@ -174,16 +187,20 @@ class Verifier:
             answers = {
                 signal.id: read_answer(item) for signal, item in zip(runnable, items, strict=True)
             }
-        reports = {}
+        by_feature: dict[Feature, list[SignalReport]] = {}
         for signal in signals:
             answer = answers.get(signal.id)
-            tally = tally_of(answer, signal.feature)
+            tally = tally_of(answer, signal.id)
             tally.blockers = blockers[signal.id] + tally.blockers
             tally.notes = notes[signal.id] + tally.notes
             groups = groups_of(answer, list(signal.group_fields))
-            reports[signal.feature] = self.judge.report(
-                signal, groups, tally, window, bodies[signal.id]
+            by_feature.setdefault(signal.feature, []).append(
+                self.judge.signal_report(signal, groups, tally, window, bodies[signal.id])
             )
+        reports = {
+            feature: self.judge.feature_report(feature, items, window)
+            for feature, items in by_feature.items()
+        }
         return Report(
             generated_at=datetime.now(UTC),
             source=f"elasticsearch {self.reader.target}",
@@ -193,7 +210,7 @@ class Verifier:
             threshold=self.judge.threshold,
             min_count=self.judge.min_count,
             policy=policy.source,
-            registry=self.judge.registry.description,
+            registry=self.judge.gateway.description,
             requests=self.reader.requests - requests_before,
             features=reports,
             notes=list(window.notes),
@@ -216,7 +233,7 @@ class Verifier:
             window=window,
             interval=parse_duration(interval, what="interval"),
             policy=self.judge.policy,
-            registry=self.judge.registry,
+            gateway=self.judge.gateway,
             threshold=self.judge.threshold,
             min_bucket_count=min_bucket_count,
             signals=signals,
@@ -315,6 +332,7 @@ def verify(
     features: Sequence[str] = FEATURES,
     policy: Policy | None = None,
     registry: PromptRegistry | None = None,
+    gateway: GatewayFacts | None = None,
     threshold: float = DEFAULT_THRESHOLD,
     min_count: int = DEFAULT_MIN_COUNT,
     kibana_url: str = DEFAULT_KIBANA_URL,
@@ -334,6 +352,7 @@ def verify(
         time_field=time_field,
         policy=policy,
         registry=registry,
+        gateway=gateway,
         threshold=threshold,
         min_count=min_count,
         kibana_url=kibana_url,
@@ -354,6 +373,7 @@ def timeline(
     features: Sequence[str] = FEATURES,
     policy: Policy | None = None,
     registry: PromptRegistry | None = None,
+    gateway: GatewayFacts | None = None,
     threshold: float = DEFAULT_THRESHOLD,
     min_bucket_count: int = DEFAULT_MIN_BUCKET_COUNT,
     retries: int = 2,
@@ -366,6 +386,7 @@ def timeline(
         time_field=time_field,
         policy=policy,
         registry=registry,
+        gateway=gateway,
         threshold=threshold,
         retries=retries,
     )

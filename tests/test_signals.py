@@ -1,0 +1,251 @@
+"""Today's gateway on the real node: every signal counted on its own, then combined."""
+
+from __future__ import annotations
+
+import io
+import json
+import random
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from elasticsearch import Elasticsearch, helpers
+
+import failover_verify as fv
+import gateway_logs as gl
+from esdata import index_documents, spread
+from failover_verify._cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+TODAY = ROOT / "fixtures" / "incident-2026-11.ndjson"
+ERA = gl.ERAS["2026-11"]
+START = ERA.start
+FLIP = START + timedelta(minutes=gl.FLIP)
+T0 = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
+
+
+def _hits() -> list[dict[str, Any]]:
+    return [hit for hit in fv.read_ndjson(TODAY) if isinstance(hit, dict)]
+
+
+def _load(client: Elasticsearch, prefix: str) -> None:
+    actions = (
+        {"_index": f"{prefix}-{hit['_index']}", "_id": hit["_id"], "_source": hit["_source"]}
+        for hit in _hits()
+    )
+    helpers.bulk(client, actions, refresh="wait_for")
+
+
+def _raw(hits: list[dict[str, Any]], since: datetime, until: datetime) -> dict[str, int]:
+    """Records per signal in a window, counted straight from the documents."""
+    counts = dict.fromkeys(
+        [
+            "completion.served",
+            "completion.registry",
+            "completion.input",
+            "generation.served",
+            "generation.registry",
+        ],
+        0,
+    )
+    for hit in hits:
+        source = hit["_source"]
+        moment = datetime.fromisoformat(source["@timestamp"])
+        if not since <= moment < until:
+            continue
+        payload = source["json"]["jsonPayload"]
+        message, prompt = payload["message"], payload.get("prompt_id", "")
+        if message == "code completion input:":
+            counts["completion.input"] += 1
+        elif message == "Request to LLM complete" and payload.get("unit_primitive"):
+            feature = "completion" if payload["unit_primitive"] == "complete_code" else "generation"
+            counts[f"{feature}.served"] += 1
+        elif message == "Returning prompt from the registry":
+            feature = (
+                "completion" if prompt.startswith("code_suggestions/completions") else "generation"
+            )
+            counts[f"{feature}.registry"] += 1
+    return counts
+
+
+def _signal_totals(report: fv.Report) -> dict[str, int]:
+    return {
+        f"{name}.{key}": signal.total
+        for name, feature in report.features.items()
+        for key, signal in feature.signals.items()
+    }
+
+
+class TestTodaysIncident:
+    @pytest.mark.parametrize(
+        ("since", "until", "verdict"),
+        [
+            (START, FLIP, "primary"),
+            (
+                FLIP + timedelta(minutes=gl.ROLLOUT),
+                START + timedelta(minutes=gl.FLIP_BACK),
+                "failover",
+            ),
+        ],
+        ids=["before-the-flip", "failover"],
+    )
+    def test_every_signal_counted(
+        self,
+        es_client: Elasticsearch,
+        es_index: str,
+        since: datetime,
+        until: datetime,
+        verdict: str,
+    ) -> None:
+        """Each signal of each feature is counted exactly; served records decide, registry
+        and input records agree; the same on the node as offline."""
+        _load(es_client, es_index)
+        online = fv.verify(es_client, since=since, until=until, index=f"{es_index}-*")
+        offline = fv.verify_hits(_hits(), since=since, until=until)
+        expected = _raw(_hits(), since, until)
+        assert _signal_totals(online) == expected
+        assert _signal_totals(offline) == expected
+        for feature in online.features.values():
+            assert (feature.verdict, feature.decided_by, feature.agreement) == (
+                verdict,
+                "served",
+                "agree",
+            )
+            assert {s.verdict for s in feature.signals.values()} == {verdict}
+            assert feature.total == feature.signals["served"].total
+
+    def test_errors_per_model(self, es_client: Elasticsearch, es_index: str) -> None:
+        """Before the flip the primary model fails about 30% of calls, the failover none after."""
+        _load(es_client, es_index)
+        before = fv.verify(es_client, since=START, until=FLIP, index=f"{es_index}-*")
+        errors = before.features["completion"].errors_by_model["codestral-2508"]
+        raw = [
+            hit["_source"]["json"]["jsonPayload"]
+            for hit in _hits()
+            if START <= datetime.fromisoformat(hit["_source"]["@timestamp"]) < FLIP
+        ]
+        served = [p for p in raw if p.get("unit_primitive") == "complete_code"]
+        failed = [p for p in served if p["error"] == "yes"]
+        assert (errors.calls, errors.errors) == (len(served), len(failed))
+        assert 0.2 < (errors.error_share or 0) < 0.4
+        after = fv.verify(
+            es_client,
+            since=FLIP + timedelta(minutes=5),
+            until=FLIP + timedelta(minutes=30),
+            index=f"{es_index}-*",
+        )
+        claude = after.features["completion"].errors_by_model["claude-sonnet-4-5-20250929"]
+        assert (claude.errors, claude.error_share) == (0, 0.0)
+
+    def test_same_provider_said_plainly(self, es_client: Elasticsearch, es_index: str) -> None:
+        """The report says that today's generation failover does not leave Vertex."""
+        _load(es_client, es_index)
+        report = fv.verify(es_client, since=START, until=FLIP, index=f"{es_index}-*")
+        notes = " ".join(report.features["generation"].notes)
+        assert "the generation failover does not move traffic off vertex_ai" in notes
+        assert "2.0.0 -> claude_sonnet_4_5_20250929_vertex" in notes
+
+
+def _completion_registry(moments: list[datetime], role: str) -> list[dict[str, Any]]:
+    primary, failover = ERA.completion_registry or ({}, {})
+    fields = failover if role == "failover" else primary
+    rng = random.Random(5)
+    return [
+        gl.registry_doc(moment, "code_suggestions/completions", "^1.0.0", rng, **fields)
+        for moment in moments
+    ]
+
+
+def _served(moments: list[datetime], unit: str, role: str) -> list[dict[str, Any]]:
+    assert ERA.served is not None
+    engine, model = ERA.served[unit][1 if role == "failover" else 0]
+    rng = random.Random(6)
+    return [gl.served_doc(moment, unit, engine, model, rng) for moment in moments]
+
+
+class TestSignalsAlone:
+    def test_registry_only_completions(self, es_client: Elasticsearch, es_index: str) -> None:
+        """Without expanded logging, registry records alone decide completion: not no data."""
+        moments = list(spread(T0, 10, 40))
+        index_documents(es_client, f"{es_index}-a", _completion_registry(moments, "failover"))
+        report = fv.verify(
+            es_client, since=T0, until=T0 + timedelta(minutes=11), index=f"{es_index}-*"
+        )
+        completion = report.features["completion"]
+        assert (completion.verdict, completion.decided_by, completion.total) == (
+            "failover",
+            "registry",
+            40,
+        )
+        assert completion.signals["input"].standing == "no_data"
+        assert completion.by_provider == {"anthropic": 40}
+
+    def test_served_only_decides(self, es_client: Elasticsearch, es_index: str) -> None:
+        """Served records alone decide both features."""
+        moments = list(spread(T0, 10, 30))
+        documents = _served(moments, "complete_code", "primary") + _served(
+            moments, "generate_code", "failover"
+        )
+        index_documents(es_client, f"{es_index}-a", documents)
+        report = fv.verify(
+            es_client, since=T0, until=T0 + timedelta(minutes=11), index=f"{es_index}-*"
+        )
+        verdicts = {name: (f.verdict, f.decided_by, f.total) for name, f in report.features.items()}
+        assert verdicts == {
+            "completion": ("primary", "served", 30),
+            "generation": ("failover", "served", 30),
+        }
+
+    def test_disagreeing_signals(self, es_client: Elasticsearch, es_index: str) -> None:
+        """Served records on the primary and registry records on the failover: inconclusive,
+        with both named; exit 3 from the command line."""
+        moments = list(spread(T0, 10, 30))
+        documents = _served(moments, "complete_code", "primary")
+        documents += _completion_registry(moments, "failover")
+        index_documents(es_client, f"{es_index}-a", documents)
+        report = fv.verify(
+            es_client, since=T0, until=T0 + timedelta(minutes=11), index=f"{es_index}-*"
+        )
+        completion = report.features["completion"]
+        assert (completion.verdict, completion.agreement) == ("inconclusive", "disagree")
+        assert "served says primary" in completion.reason
+        assert "registry says failover" in completion.reason
+
+
+class TestDefaultIndex:
+    @pytest.fixture
+    def gprd_index(self, es_client: Elasticsearch) -> Iterator[str]:
+        name = f"pubsub-mlops-inf-gprd-test-{uuid.uuid4().hex[:8]}"
+        yield name
+        es_client.indices.delete(index=name, ignore_unavailable=True)
+
+    def test_finds_gprd_without_index(
+        self, es_url: str, es_client: Elasticsearch, gprd_index: str
+    ) -> None:
+        """With no --index, records in a pubsub-mlops-inf-gprd-* index are found and counted."""
+        moments = list(spread(T0, 10, 25))
+        index_documents(es_client, gprd_index, _served(moments, "complete_code", "failover"))
+        out, err = io.StringIO(), io.StringIO()
+        code = main(
+            [
+                "status",
+                "--feature",
+                "completion",
+                "--since",
+                T0.isoformat(),
+                "--until",
+                (T0 + timedelta(minutes=11)).isoformat(),
+                "--json",
+            ],
+            env={"ES_URL": es_url},
+            stdout=out,
+            stderr=err,
+        )
+        report = json.loads(out.getvalue())
+        assert code == 0, err.getvalue()
+        assert report["index"] == "pubsub-mlops-inf-gprd-*,pubsub-mlops-inf-gprod-*"
+        assert report["features"]["completion"]["signals"]["served"]["total"] == 25
+        assert report["features"]["completion"]["verdict"] == "failover"
