@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""Render the README's timeline picture from the bundled 2026-01 incident fixture.
+"""Render the README's timeline picture from the bundled 2026-11 incident fixture.
 
     python scripts/make_readme_plot.py [--output docs/timeline.png]
 
-The picture is the 1-minute timeline of ``fixtures/incident-2026-01.ndjson``, drawn by
+The picture is the 1-minute timeline of ``fixtures/incident-2026-11.ndjson``, drawn by
 ``Timeline.plot()`` exactly as a notebook user sees it, on a transparent background so it
 reads on light and dark README themes. Run it with a Python that has the package and its
 ``notebook`` extra installed (``pip install -e '.[notebook]'``).
@@ -17,7 +17,7 @@ from pathlib import Path
 import failover_verify as fv
 
 ROOT = Path(__file__).resolve().parent.parent
-FIXTURE = ROOT / "fixtures" / "incident-2026-01.ndjson"
+FIXTURE = ROOT / "fixtures" / "incident-2026-11.ndjson"
 DEFAULT_OUTPUT = ROOT / "docs" / "timeline.png"
 # The fixture logs about 4 generation requests a minute; with the default minimum of 5 most
 # 1-minute generation buckets would count as sparse and the picture would show gaps only.
