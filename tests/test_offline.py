@@ -278,6 +278,49 @@ class TestBadRecords:
         assert report.features["completion"].samples[0].id is not None
         assert report.features["completion"].samples[0].id.startswith("line-")
 
+    def test_fast_and_decoded_reading_agree(self, tmp_path: Path) -> None:
+        """A records file read on the fast path gives the report its decoded hits give: same
+        counts, shares, first and last seen, evidence and problems, whatever the lines hold."""
+        lines = []
+        for era in ERAS:
+            lines += _fixture(era).read_bytes().splitlines()[:700]
+        nested = json.loads(_fixture("2026-11").read_bytes().splitlines()[5])
+        bare_with_source_text = dict(nested["_source"])
+        bare_with_source_text["json"] = dict(nested["_source"]["json"])
+        bare_with_source_text["json"]["jsonPayload"] = {
+            **nested["_source"]["json"]["jsonPayload"],
+            "current_file_name": "_source",
+        }
+        odd = [
+            b"{not json",
+            b"[1, 2]",
+            b'{"_index": "i", "_id": "x", "_source": []}',
+            json.dumps(bare_with_source_text).encode(),
+            json.dumps(nested).encode() + b"\r",
+            b"\xff\xfe" + json.dumps(nested).encode(),
+            json.dumps({**nested, "_id": "utf8-\u00e9"}, ensure_ascii=False).encode(),
+        ]
+        path = tmp_path / "records.ndjson"
+        path.write_bytes(b"\n".join(lines[:300] + odd + lines[300:]) + b"\n")
+
+        fast = verify_hits(read_ndjson(path), min_count=1)
+        decoded = verify_hits(list(read_ndjson(path)), min_count=1)
+        ignore = {"generated_at"}
+        assert fast.model_dump(exclude=ignore) == decoded.model_dump(exclude=ignore)
+        assert fast.parse_problems.count == 4  # three broken lines and a list for _source
+        assert sum(feature.total for feature in fast.features.values()) > 200
+        fast_timeline = timeline_hits(read_ndjson(path), interval="1d")
+        decoded_timeline = timeline_hits(list(read_ndjson(path)), interval="1d")
+        assert fast_timeline == decoded_timeline
+
+    def test_records_file_is_read_once(self, tmp_path: Path) -> None:
+        path = tmp_path / "records.ndjson"
+        path.write_bytes(_fixture("2026-11").read_bytes())
+        records = read_ndjson(path)
+        assert isinstance(next(records), dict)
+        with pytest.raises(UsageError, match="already been read"):
+            next(records.parsed())
+
     def test_missing_file(self, tmp_path: Path) -> None:
         """A missing records file is a SourceError naming it."""
         with pytest.raises(SourceError, match=r"cannot read the records file .*nope\.ndjson"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import random
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,9 +23,11 @@ from failover_verify import (
     PromptRegistry,
     RegistryRecord,
     Report,
+    ServedRecord,
     TimeWindow,
     WindowError,
     parse_hit,
+    parse_hit_json,
     parse_window,
     verify_hits,
 )
@@ -73,10 +76,12 @@ def _valid_hits() -> list[dict[str, Any]]:
     registry = gl.registry_doc(
         WHEN, "code_suggestions/generations", "^1.0.0", rng, model_class_provider="anthropic"
     )
+    served = gl.served_doc(WHEN, "code_suggestions", "vertex_ai", "codestral-2501", rng)
     return [
         {"_index": "i", "_id": "c", "_source": completion},
         {"_index": "i", "_id": "r", "_source": registry},
         {"_index": "i", "_id": "d", "_source": gl.dotted(registry)},
+        {"_index": "i", "_id": "s", "_source": served},
     ]
 
 
@@ -118,7 +123,7 @@ class TestRecordParsing:
         """Wrong types, missing, huge and conflicting fields give a record, a problem or None."""
         result = parse_hit(hit)
         assert result is None or isinstance(
-            result, CompletionRecord | RegistryRecord | ParseProblem
+            result, CompletionRecord | RegistryRecord | ServedRecord | ParseProblem
         )
         if isinstance(result, ParseProblem):
             assert len(result.reason) <= 300
@@ -126,12 +131,22 @@ class TestRecordParsing:
             assert result.model_provider is None or isinstance(result.model_provider, str)
 
     @FAST
+    @given(hit=mutated_hits() | JSON, ascii_only=st.booleans())
+    def test_text_reads_as_decoded(self, hit: Any, ascii_only: bool) -> None:
+        """A hit's JSON text reads exactly as the decoded hit does, on whichever path."""
+        text = json.dumps(hit, ensure_ascii=ascii_only)
+        expected = parse_hit(json.loads(text))
+        assert parse_hit_json(text) == expected
+        if isinstance(expected, CompletionRecord | RegistryRecord | ServedRecord):
+            assert parse_hit_json(text).model_dump() == expected.model_dump()  # type: ignore[union-attr]
+
+    @FAST
     @given(hit=JSON)
     def test_arbitrary_json_never_raises(self, hit: Any) -> None:
         """Any JSON value at all is handled."""
         result = parse_hit(hit)
         assert result is None or isinstance(
-            result, CompletionRecord | RegistryRecord | ParseProblem
+            result, CompletionRecord | RegistryRecord | ServedRecord | ParseProblem
         )
 
     @settings(max_examples=examples(100), deadline=None)

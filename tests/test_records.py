@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import json
 import random
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,7 +14,9 @@ from failover_verify._records import (
     ParseProblem,
     RegistryRecord,
     ServedRecord,
+    parse_fast,
     parse_hit,
+    parse_hit_json,
 )
 
 WHEN = datetime(2026, 1, 21, 9, 30, tzinfo=UTC)
@@ -192,6 +196,27 @@ class TestOtherAndBroken:
         document["json.jsonPayload.model_provider"] = "anthropic"
         assert isinstance(parse_hit(_hit(document)), CompletionRecord)
 
+    def test_conflict_where_nothing_is_read(self) -> None:
+        """A conflict in a field no record reads leaves the record readable; a conflicting
+        GitLab context field is left out of the context, not guessed."""
+        document = _completion("anthropic")
+        document["json"]["other"] = {"part": 1}
+        document["json.other.part"] = 2
+        document["json.jsonPayload.gitlab_realm"] = "self-managed"
+        assert document["json"]["jsonPayload"]["gitlab_realm"] != "self-managed"
+        for record in (parse_hit(_hit(document)), parse_hit_json(json.dumps(_hit(document)))):
+            assert isinstance(record, CompletionRecord)
+            assert record.model_provider == "anthropic"
+            assert "gitlab_realm" not in record.gitlab_context
+            assert "gitlab_instance_id" in record.gitlab_context
+
+    def test_conflicting_message(self) -> None:
+        document = _completion("anthropic")
+        document["json.jsonPayload.message"] = "something else"
+        problem = parse_hit(_hit(document))
+        assert isinstance(problem, ParseProblem)
+        assert problem.reason == "json.jsonPayload.message appears twice with different values"
+
     @pytest.mark.parametrize("hit", [[], "text", {"_id": "x", "_source": []}])
     def test_not_a_hit(self, hit: Any) -> None:
         """Values that are not hits at all are problems too."""
@@ -219,3 +244,88 @@ class TestOtherAndBroken:
         assert isinstance(problem, ParseProblem)
         assert len(problem.reason) <= 300
         assert "xxxx" not in problem.reason
+
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+
+
+class TestFromJsonText:
+    """parse_hit_json reads a hit's text as parse_hit reads it decoded: on the fast path for
+    nested ``_source``, on the general path for every other shape."""
+
+    @pytest.mark.parametrize("era", sorted(gl.ERAS))
+    def test_agrees_on_the_fixtures(self, era: str) -> None:
+        lines = (FIXTURES / f"incident-{era}.ndjson").read_bytes().splitlines()
+        fast = 0
+        for line in lines:
+            expected = parse_hit(json.loads(line))
+            got = parse_hit_json(line)
+            assert got == expected
+            assert repr(got) == repr(expected)
+            if isinstance(got, CompletionRecord | RegistryRecord | ServedRecord):
+                assert got.model_dump() == expected.model_dump()  # type: ignore[union-attr]
+                assert got.gitlab_context == expected.gitlab_context  # type: ignore[union-attr]
+            fast += not isinstance(parse_fast(line), str)
+        nested = gl.ERAS[era].shape == "nested"
+        # Nested eras are read on the fast path (every record of ours), dotted ones never.
+        records = sum(
+            isinstance(
+                parse_hit(json.loads(line)), CompletionRecord | RegistryRecord | ServedRecord
+            )
+            for line in lines
+        )
+        assert fast == (records if nested else 0)
+        assert records > 1000
+
+    @pytest.mark.parametrize(
+        ("case", "mutate"),
+        [
+            ("dotted key beside nested", lambda s: s.update({"json.jsonPayload.model_name": "x"})),
+            ("dotted payload key", lambda s: s["json"].update({"jsonPayload.model_name": "x"})),
+            ("object for a value", lambda s: s["json"]["jsonPayload"].update({"model_name": {}})),
+            ("number for text", lambda s: s["json"]["jsonPayload"].update({"model_name": 3})),
+            ("blank text", lambda s: s["json"]["jsonPayload"].update({"model_name": "  "})),
+            ("payload is a list", lambda s: s["json"].update({"jsonPayload": [1]})),
+            ("no message", lambda s: s["json"]["jsonPayload"].pop("message")),
+        ],
+    )
+    def test_agrees_on_odd_shapes(self, case: str, mutate: Any) -> None:
+        document = _completion()
+        mutate(document)
+        hit = _hit(document)
+        text = json.dumps(hit)
+        assert parse_hit_json(text) == parse_hit(hit), case
+        # \u escapes, as json.dumps writes non-ASCII by default, decode the same way.
+        assert parse_hit_json(json.dumps(hit, ensure_ascii=True).encode()) == parse_hit(hit)
+
+    def test_escaped_dot_in_a_key_takes_the_general_path(self) -> None:
+        """A dotted key spelled with a \\u escape is still a dotted key."""
+        document = _completion()
+        document["json.jsonPayload"] = document["json"].pop("jsonPayload")
+        text = json.dumps(_hit(document)).replace('"json.jsonPayload"', '"json\\u002EjsonPayload"')
+        assert '"json.' not in text
+        assert parse_fast(text.encode()) == "general"
+        record = parse_hit_json(text)
+        assert isinstance(record, CompletionRecord)
+        assert record == parse_hit(json.loads(text))
+        assert record.model_provider == "anthropic"
+
+    def test_not_json(self) -> None:
+        problem = parse_hit_json(b'{"_index": "i", "_source": {')
+        assert isinstance(problem, ParseProblem)
+        assert problem.reason.startswith("the hit is not JSON")
+
+    def test_lone_surrogate(self) -> None:
+        hit = _hit(_completion())
+        hit["_source"]["json"]["jsonPayload"]["current_file_name"] = "\ud800.py"
+        assert parse_hit_json(json.dumps(hit, ensure_ascii=False)) == parse_hit(hit)
+
+    def test_context_is_read_when_asked(self) -> None:
+        hit = _hit(_completion())
+        record = parse_hit_json(json.dumps(hit))
+        assert isinstance(record, CompletionRecord)
+        assert (
+            record.gitlab_context["gitlab_realm"]
+            == hit["_source"]["json"]["jsonPayload"]["gitlab_realm"]
+        )
+        assert "gitlab_realm" in record.model_dump()["gitlab_context"]

@@ -40,7 +40,9 @@ from failover_verify._records import (
     ParseProblem,
     Record,
     RegistryRecord,
+    ServedRecord,
     parse_hit,
+    parse_hit_json,
 )
 from failover_verify._registry import PromptRegistry, Resolution
 from failover_verify._report import (
@@ -52,7 +54,7 @@ from failover_verify._report import (
     RoleSpan,
 )
 from failover_verify._signals import SIGNALS, Signal
-from failover_verify._source import read_ndjson
+from failover_verify._source import RecordsFile, read_ndjson
 from failover_verify._timeline import Switch, Timeline, TimelinePoint
 from failover_verify._types import Feature, Role, Verdict
 from failover_verify._verify import Verifier, timeline, verify
@@ -90,6 +92,7 @@ __all__ = [
     "PromptRegistry",
     "Record",
     "Recorded",
+    "RecordsFile",
     "RegistryRecord",
     "Report",
     "RequestRejected",
@@ -97,6 +100,7 @@ __all__ = [
     "Role",
     "RoleSpan",
     "Rule",
+    "ServedRecord",
     "Signal",
     "SourceError",
     "Switch",
@@ -112,6 +116,7 @@ __all__ = [
     "export_hits",
     "metrics_text",
     "parse_hit",
+    "parse_hit_json",
     "parse_window",
     "read_flags",
     "read_ndjson",

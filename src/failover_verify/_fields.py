@@ -106,13 +106,18 @@ class FieldConflictError(ValueError):
     """The same dotted path appears twice in a hit with different values."""
 
 
-def flatten_hit(hit: Mapping[str, Any], objects: set[str] | None = None) -> dict[str, Any]:
+def flatten_hit(
+    hit: Mapping[str, Any], objects: set[str] | None = None, conflicts: set[str] | None = None
+) -> dict[str, Any]:
     """Merge a hit's ``_source`` (nested, dotted or mixed) and ``fields`` into dotted keys.
 
     Objects become dotted paths; lists of scalars stay lists (``fields`` always returns lists,
     so one-element lists from there are unwrapped). A path given twice with different values
-    raises :class:`FieldConflictError`, since guessing which one is right could misreport.
-    The dotted paths of objects met on the way are added to ``objects`` when given.
+    raises :class:`FieldConflictError`, since guessing which one is right could misreport;
+    with ``conflicts`` given, such paths are added to it and left out of the result instead,
+    so a caller can refuse only the conflicts that touch what it reads. The dotted paths of
+    objects met on the way are added to ``objects`` when given. A ``_source`` or ``fields``
+    that is not an object always raises.
     """
     flat: dict[str, Any] = {}
     source = hit.get("_source")
@@ -120,14 +125,17 @@ def flatten_hit(hit: Mapping[str, Any], objects: set[str] | None = None) -> dict
         # isinstance against the Mapping ABC is slow; decoded JSON is nearly always a dict.
         if type(source) is not dict and not isinstance(source, Mapping):
             raise FieldConflictError(f"_source is a {type(source).__name__}, not an object")
-        _flatten_into(flat, source, "", objects)
+        _flatten_into(flat, source, "", objects, conflicts)
     fields = hit.get("fields")
     if fields is not None:
         if not isinstance(fields, Mapping):
             raise FieldConflictError(f"fields is a {type(fields).__name__}, not an object")
         for key, value in fields.items():
             item = value[0] if isinstance(value, list) and len(value) == 1 else value
-            _put(flat, str(key), item)
+            _put(flat, str(key), item, conflicts)
+    if conflicts:
+        for path in conflicts:
+            flat.pop(path, None)
     return flat
 
 
@@ -137,7 +145,11 @@ _LEAF_TYPES: Final = frozenset({str, int, float, bool, type(None), list})
 
 
 def _flatten_into(
-    flat: dict[str, Any], node: Mapping[str, Any], prefix: str, objects: set[str] | None
+    flat: dict[str, Any],
+    node: Mapping[str, Any],
+    prefix: str,
+    objects: set[str] | None,
+    conflicts: set[str] | None,
 ) -> None:
     # An explicit stack, not recursion: a deeply nested document must not hit the
     # interpreter's recursion limit. The conflict check is inlined because it runs for every
@@ -154,11 +166,15 @@ def _flatten_into(
                 stack.append((value, f"{path}."))
                 continue
             if path in flat and flat[path] != value:
-                raise FieldConflictError(f"{path} appears twice with different values")
+                if conflicts is None:
+                    raise FieldConflictError(f"{path} appears twice with different values")
+                conflicts.add(path)
             flat[path] = value
 
 
-def _put(flat: dict[str, Any], path: str, value: Any) -> None:
+def _put(flat: dict[str, Any], path: str, value: Any, conflicts: set[str] | None) -> None:
     if path in flat and flat[path] != value:
-        raise FieldConflictError(f"{path} appears twice with different values")
+        if conflicts is None:
+            raise FieldConflictError(f"{path} appears twice with different values")
+        conflicts.add(path)
     flat[path] = value

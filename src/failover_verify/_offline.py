@@ -7,7 +7,8 @@ exactly those of a verification against a cluster.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import json
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
@@ -22,6 +23,7 @@ from failover_verify._records import ParseProblem, Record, parse_hit
 from failover_verify._registry import PromptRegistry
 from failover_verify._report import ParseSummary, Report, SignalReport
 from failover_verify._signals import Signal
+from failover_verify._source import RecordsFile
 from failover_verify._summary import (
     DEFAULT_MIN_BUCKET_COUNT,
     DEFAULT_MIN_COUNT,
@@ -48,10 +50,11 @@ MAX_PARSE_EXAMPLES: Final = 10
 _TIME_ATTRIBUTES: Final = {f.INGEST_TIME: "ingest_time", f.EVENT_TIME: "event_time"}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Row:
     moment: datetime
-    hit: Mapping[str, Any]
+    # The hit, or its JSON text when read on the fast path: decoded only if shown as evidence.
+    hit: Mapping[str, Any] | bytes
     record: Record
 
 
@@ -77,19 +80,25 @@ class _Collected:
 
     def groups(self, signal: Signal, window: TimeWindow) -> tuple[list[Group], Tally]:
         grouped: dict[tuple[str | None, ...], Group] = {}
+        samples: dict[tuple[str | None, ...], Mapping[str, Any] | bytes] = {}
         for row in self.inside(signal, window):
             values = signal.values_of(row.record)
             key = tuple(values.values())
             group = grouped.get(key)
             moment = row.moment
             if group is None:
-                grouped[key] = Group(values, 1, moment, moment, row.hit, moment)
+                grouped[key] = Group(values, 1, moment, moment, None, moment)
+                samples[key] = row.hit
                 continue
             group.count += 1
             group.first_seen = min(group.first_seen or moment, moment)
             if group.last_seen is None or moment >= group.last_seen:
                 group.last_seen = moment
-                group.sample, group.sample_time = row.hit, moment
+                group.sample_time = moment
+                samples[key] = row.hit
+        for key, group in grouped.items():
+            sample = samples[key]
+            group.sample = json.loads(sample) if isinstance(sample, bytes) else sample
         groups = list(grouped.values())
         tally = Tally(total=sum(group.count for group in groups))
         outside = len(self.rows[signal.id]) - tally.total
@@ -100,24 +109,28 @@ class _Collected:
         return groups, tally
 
 
-def _collect(
-    hits: Iterable[Mapping[str, Any] | ParseProblem],
-    signals: tuple[Signal, ...],
-    policy: Policy,
-    attribute: str,
-) -> _Collected:
-    collected = _Collected(signals, rows={signal.id: [] for signal in signals})
+Hits = Iterable[Mapping[str, Any] | ParseProblem]
+
+
+def _parsed(hits: Hits) -> Iterator[tuple[Record | ParseProblem, Mapping[str, Any] | bytes]]:
+    """Each record or problem among the hits, with its hit."""
+    if isinstance(hits, RecordsFile) and not hits.started:
+        yield from hits.parsed()
+        return
     for hit in hits:
-        if isinstance(hit, ParseProblem):
-            collected.problems.append(hit)
-            continue
-        parsed = parse_hit(hit)
-        if parsed is None:
-            continue
+        parsed = hit if isinstance(hit, ParseProblem) else parse_hit(hit)
+        if parsed is not None:
+            yield parsed, ({} if isinstance(hit, ParseProblem) else hit)
+
+
+def _collect(hits: Hits, signals: tuple[Signal, ...], policy: Policy, attribute: str) -> _Collected:
+    collected = _Collected(signals, rows={signal.id: [] for signal in signals})
+    settings = [(signal, policy.settings_for(signal)) for signal in signals]
+    for parsed, hit in _parsed(hits):
         if isinstance(parsed, ParseProblem):
             collected.problems.append(parsed)
             continue
-        picked = [signal for signal in signals if signal.picks(parsed, policy.settings_for(signal))]
+        picked = [signal for signal, chosen in settings if signal.picks(parsed, chosen)]
         if not picked:
             continue
         moment = getattr(parsed, attribute)
@@ -162,7 +175,7 @@ def _window(
 
 
 def _read(
-    hits: Iterable[Mapping[str, Any] | ParseProblem],
+    hits: Hits,
     *,
     features: Sequence[str],
     time_field: str,
@@ -178,7 +191,7 @@ def _read(
 
 
 def verify_hits(
-    hits: Iterable[Mapping[str, Any] | ParseProblem],
+    hits: Hits,
     *,
     since: str | datetime | None = None,
     until: str | datetime | None = None,
@@ -250,7 +263,7 @@ def verify_hits(
 
 
 def timeline_hits(
-    hits: Iterable[Mapping[str, Any] | ParseProblem],
+    hits: Hits,
     *,
     since: str | datetime | None = None,
     until: str | datetime | None = None,

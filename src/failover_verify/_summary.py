@@ -494,7 +494,8 @@ def _evidence(
     signal: Signal, hit: Mapping[str, Any], role: RoleName, time: datetime | None
 ) -> Evidence:
     try:
-        flat = f.flatten_hit(hit)
+        # A field given twice with different values is left out of the evidence.
+        flat = f.flatten_hit(hit, conflicts=set())
     except f.FieldConflictError:
         flat = {}
     fields: dict[str, str | int | float | bool | None] = {}
