@@ -14,10 +14,26 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from failover_verify._es import Reader, describe_error
-from failover_verify._queries import GROUPS_AGG, LATEST_AGG, SEEN_AGG, TIMELINE_BUCKET
+from failover_verify._queries import (
+    GROUPS_AGG,
+    HELD_AGG,
+    LATEST_AGG,
+    SEEN_AGG,
+    SLICE_KEY,
+    TIMELINE_BUCKET,
+)
 from failover_verify._summary import Group, Tally
 
-__all__ = ["groups_of", "read_answer", "scan_composite", "tally_of", "timeline_rows"]
+__all__ = [
+    "Answer",
+    "groups_of",
+    "held_counts",
+    "read_answer",
+    "scan_composite",
+    "slice_groups",
+    "tally_of",
+    "timeline_rows",
+]
 
 _MAX_REASON: Final = 200
 
@@ -158,22 +174,34 @@ def groups_of(answer: Answer | None, names: list[str]) -> list[Group]:
     """The composite buckets of a verification search, as groups of records."""
     if answer is None or answer.refused is not None:
         return []
-    groups = []
+    return [_group(bucket, names) for bucket in answer.composite.get("buckets") or []]
+
+
+def slice_groups(answer: Answer, names: list[str]) -> Iterator[tuple[int, Group]]:
+    """(slice start in epoch milliseconds, group) for each bucket of a slice search page."""
     for bucket in answer.composite.get("buckets") or []:
-        hits = ((bucket.get(LATEST_AGG) or {}).get("hits") or {}).get("hits") or []
-        seen = bucket.get(SEEN_AGG) or {}
-        last_seen = _epoch_ms(seen.get("max"))
-        groups.append(
-            Group(
-                values=_key_values(bucket.get("key") or {}, names),
-                count=int(bucket.get("doc_count", 0)),
-                first_seen=_epoch_ms(seen.get("min")),
-                last_seen=last_seen,
-                sample=hits[0] if hits else None,
-                sample_time=last_seen,
-            )
-        )
-    return groups
+        key = bucket.get("key") or {}
+        yield int(key.get(SLICE_KEY, 0)), _group(bucket, names)
+
+
+def held_counts(answer: Answer) -> dict[str, int]:
+    """Records per signal id in a held-counts answer (see ``held_counts_search``)."""
+    buckets = ((answer.body.get("aggregations") or {}).get(HELD_AGG) or {}).get("buckets") or {}
+    return {str(name): int(bucket.get("doc_count", 0)) for name, bucket in buckets.items()}
+
+
+def _group(bucket: Mapping[str, Any], names: list[str]) -> Group:
+    hits = ((bucket.get(LATEST_AGG) or {}).get("hits") or {}).get("hits") or []
+    seen = bucket.get(SEEN_AGG) or {}
+    last_seen = _epoch_ms(seen.get("max"))
+    return Group(
+        values=_key_values(bucket.get("key") or {}, names),
+        count=int(bucket.get("doc_count", 0)),
+        first_seen=_epoch_ms(seen.get("min")),
+        last_seen=last_seen,
+        sample=hits[0] if hits else None,
+        sample_time=last_seen,
+    )
 
 
 def timeline_rows(

@@ -19,7 +19,7 @@ from elastic_transport import ObjectApiResponse
 
 from failover_verify._exceptions import ConnectionFailed, ElasticsearchError, RequestRejected
 
-__all__ = ["Reader", "credentials_of", "describe_error", "forget_secrets"]
+__all__ = ["LOG", "Reader", "credentials_of", "describe_error", "forget_secrets"]
 
 LOG: Final = logging.getLogger("failover_verify")
 

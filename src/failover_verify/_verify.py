@@ -27,11 +27,14 @@ from failover_verify._queries import (
 from failover_verify._registry import PromptRegistry
 from failover_verify._report import Report, SignalReport
 from failover_verify._signals import SIGNALS, Signal
+from failover_verify._slices import DEFAULT_SETTLE, SliceCache, count_with_slices
 from failover_verify._summary import (
     DEFAULT_MIN_BUCKET_COUNT,
     DEFAULT_MIN_COUNT,
     DEFAULT_THRESHOLD,
+    Group,
     Judge,
+    Tally,
     TimelineBuilder,
     check_thresholds,
 )
@@ -123,6 +126,8 @@ class Verifier:
         kibana_url: str = DEFAULT_KIBANA_URL,
         data_view: str | None = None,
         retries: int = 2,
+        reuse: bool = True,
+        settle: timedelta = DEFAULT_SETTLE,
     ) -> None:
         check_thresholds(threshold, min_count)
         if not index.strip():
@@ -141,6 +146,8 @@ class Verifier:
             data_view=data_view or index,
         )
         self._plan: FieldPlan | None = None
+        self.slices: SliceCache | None = SliceCache(settle) if reuse else None
+        """The settled slices kept for the next verification (``None`` when not reusing)."""
 
     def __repr__(self) -> str:
         return f"<Verifier {self.index} on {self.reader.target}>"
@@ -181,19 +188,12 @@ class Verifier:
             signal.id: signal_search(signal, plan, window, policy).to_dict() for signal in signals
         }
         runnable = [signal for signal in signals if not blockers[signal.id]]
-        answers = {}
-        if runnable:
-            items = self.reader.msearch(self.index, [bodies[signal.id] for signal in runnable])
-            answers = {
-                signal.id: read_answer(item) for signal, item in zip(runnable, items, strict=True)
-            }
+        counted = self._count(plan, runnable, bodies, window, now)
         by_feature: dict[Feature, list[SignalReport]] = {}
         for signal in signals:
-            answer = answers.get(signal.id)
-            tally = tally_of(answer, signal.id)
+            groups, tally = counted.get(signal.id, ([], tally_of(None, signal.id)))
             tally.blockers = blockers[signal.id] + tally.blockers
             tally.notes = notes[signal.id] + tally.notes
-            groups = groups_of(answer, list(signal.group_fields))
             by_feature.setdefault(signal.feature, []).append(
                 self.judge.signal_report(signal, groups, tally, window, bodies[signal.id])
             )
@@ -215,6 +215,37 @@ class Verifier:
             features=reports,
             notes=list(window.notes),
         )
+
+    def _count(
+        self,
+        plan: FieldPlan,
+        signals: Sequence[Signal],
+        bodies: dict[str, dict[str, Any]],
+        window: TimeWindow,
+        now: datetime | None,
+    ) -> dict[str, tuple[list[Group], Tally]]:
+        """Each signal's groups and tally: from kept slices and what is new, or in one go."""
+        if not signals:
+            return {}
+        if self.slices is not None:
+            return count_with_slices(
+                self.reader,
+                plan,
+                self.judge.policy,
+                signals,
+                window,
+                now=now or datetime.now(UTC),
+                cache=self.slices,
+            )
+        items = self.reader.msearch(self.index, [bodies[signal.id] for signal in signals])
+        counted = {}
+        for signal, item in zip(signals, items, strict=True):
+            answer = read_answer(item)
+            counted[signal.id] = (
+                groups_of(answer, list(signal.group_fields)),
+                tally_of(answer, signal.id),
+            )
+        return counted
 
     def timeline(
         self,
@@ -358,6 +389,7 @@ def verify(
         kibana_url=kibana_url,
         data_view=data_view,
         retries=retries,
+        reuse=False,
     )
     return verifier.verify(since, until, features=features, now=now)
 
