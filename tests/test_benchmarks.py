@@ -29,6 +29,12 @@ MEASUREMENTS = (
     "verify",
     "verify_cached",
     "floor",
+    "elastalert",
+    "elastalert_both",
+    "kibana_ratio",
+    "kibana_grouped",
+    "verify_5m",
+    "watch_poll",
     "naive",
     "naive_fetch",
     "export",
@@ -36,17 +42,31 @@ MEASUREMENTS = (
     "export_peak_rss",
     "startup",
     "startup_peak_rss",
-    "parse_hit_rate",
-    "parse_hit_cpu_rate",
+    "parse_rate",
+    "parse_cpu_rate",
     "json_loads_rate",
     "json_loads_cpu_rate",
+    "source_rate",
 )
 RATIOS = (
     "verify_over_floor",
+    "verify_over_elastalert",
+    "verify_over_elastalert_both",
     "verify_cached_over_floor",
+    "verify_cached_over_elastalert",
+    "elastalert_over_floor",
+    "kibana_ratio_over_elastalert",
+    "kibana_grouped_over_elastalert",
+    "watch_poll_over_verify_5m",
     "naive_over_verify",
-    "naive_over_verify_cached",
-    "parse_hit_over_json_loads_time",
+    "parse_over_json_loads_time",
+)
+SIGNAL_IDS = (
+    "completion.served",
+    "completion.registry",
+    "completion.input",
+    "generation.served",
+    "generation.registry",
 )
 
 
@@ -109,26 +129,39 @@ class TestSmokeRun:
             assert 0 < summary["min"] <= summary["median"] <= summary["max"], name
 
     def test_data_holds_every_kind_of_record(self, smoke: dict[str, Any]) -> None:
-        """The synthetic data has N documents: both features, other prompts, noise, outside."""
+        """The synthetic data has N matching records of all five signals, other prompts,
+        other messages and records outside the hour."""
         expected = smoke["expected"]
-        kinds = ("completion", "generation", "other_prompts", "noise", "outside")
-        assert smoke["n"] == expected["docs"] == SMOKE_SIZE
-        assert sum(expected[kind] for kind in kinds) == SMOKE_SIZE
-        assert expected["matching"] == expected["completion"] + expected["generation"]
-        # The generator's shares (45 % completions, 28 % generations of the 95 % inside the
-        # window) with room for the randomness of 2,000 draws.
-        assert 0.38 * SMOKE_SIZE < expected["completion"] < 0.48 * SMOKE_SIZE
-        assert 0.22 * SMOKE_SIZE < expected["generation"] < 0.32 * SMOKE_SIZE
-        assert all(expected[kind] > 0 for kind in kinds)
+        signals = expected["signals"]
+        assert set(signals) == set(SIGNAL_IDS)
+        assert smoke["n"] == SMOKE_SIZE
+        # Generation stops at the request that reaches N: at most its three records over.
+        assert SMOKE_SIZE <= expected["matching"] == sum(signals.values()) < SMOKE_SIZE + 3
+        others = expected["other_prompts"] + expected["noise"] + expected["outside"]
+        assert expected["docs"] == expected["matching"] + others
+        # Every completion and generation logs a served and a registry record; one
+        # completion in eight also logs its input.
+        assert signals["completion.served"] == signals["completion.registry"]
+        assert signals["generation.served"] == signals["generation.registry"]
+        assert 0.06 < signals["completion.input"] / signals["completion.served"] < 0.2
+        assert 1.5 < signals["completion.served"] / signals["generation.served"] < 3.0
+        assert all(expected[kind] > 0 for kind in ("other_prompts", "noise", "outside"))
 
     def test_every_way_counts_the_same_records(self, smoke: dict[str, Any]) -> None:
-        """verify, the cached verifier, the count, the naive path, export and parsing agree."""
+        """verify, the cached verifier, the watch poll, the naive path, reading the records
+        file, the count, export and parsing all count the same records."""
         expected, counts = smoke["expected"], smoke["counts"]
-        by_feature = {"completion": expected["completion"], "generation": expected["generation"]}
-        assert counts["verify"] == counts["verify_cached"] == counts["naive"] == by_feature
+        signals = expected["signals"]
+        for name in ("verify", "verify_cached", "naive", "source"):
+            assert counts[name] == signals, name
         assert counts["floor"] == counts["export"] == {"matching": expected["matching"]}
         assert counts["parse"] == {"records": smoke["parse_sample"], "problems": 0}
         assert smoke["parse_sample"] == expected["matching"]
+        for name in ("elastalert", "kibana_ratio", "kibana_grouped"):
+            assert counts[name]["served"] == signals["completion.served"], name
+        assert counts["elastalert_both.generation"]["served"] == signals["generation.served"]
+        assert 0 < counts["elastalert"]["failover"] < signals["completion.served"]
+        assert set(counts["watch_poll"]) == set(SIGNAL_IDS)
 
     def test_request_counts(self, smoke: dict[str, Any]) -> None:
         """verify sends two requests; a verifier with its field plan cached sends one."""
@@ -153,6 +186,8 @@ class TestSmokeRun:
         table = smoke_runs[0].table
         assert f"{SMOKE_SIZE:,}" in table
         assert "ratio verify / floor" in table
+        assert "ratio verify / ElastAlert2" in table
+        assert "ratio watch poll / verify 5-minute window" in table
         assert "ratio naive / verify" in table
 
 
