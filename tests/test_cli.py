@@ -6,8 +6,10 @@ import importlib.metadata
 import io
 import json
 import os
+import stat
 import subprocess
 import sys
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -499,6 +501,28 @@ class TestExport:
         code, out, _ = cli("status", "--source", str(target), "--json")
         totals = {name: f["total"] for name, f in json.loads(out)["features"].items()}
         assert totals == {"completion": 2300, "generation": 900}
+
+    def test_into_a_pipe(self, tmp_path: Path, es_url: str, failover_data: str) -> None:
+        """A target that is not a regular file (a named pipe here; /dev/null alike) is written
+        in place: renaming a finished file over it would replace the pipe or device."""
+        args = ("export", "--index", failover_data, *window_args(T0, 30))
+        regular = tmp_path / "records.ndjson"
+        code, _, err = cli(*args, "-o", str(regular), env={"ES_URL": es_url})
+        assert code == 0, err
+        pipe = tmp_path / "records"
+        os.mkfifo(pipe)
+        received: list[bytes] = []
+        # A daemon: were the pipe replaced, its reader would wait for a writer for ever.
+        reader = threading.Thread(target=lambda: received.append(pipe.read_bytes()), daemon=True)
+        reader.start()
+        code, _, err = cli(*args, "-o", str(pipe), env={"ES_URL": es_url})
+        reader.join(timeout=60)
+        assert code == 0, err
+        assert not reader.is_alive(), "nothing was written into the pipe"
+        assert stat.S_ISFIFO(pipe.stat().st_mode)
+        assert sorted(path.name for path in tmp_path.iterdir()) == ["records", "records.ndjson"]
+        assert received == [regular.read_bytes()]
+        assert len(regular.read_bytes().splitlines()) > 0
 
     def test_include_code(self, es_url: str, failover_data: str) -> None:
         """--include-code keeps users' code; api_key is never exported."""

@@ -6,8 +6,10 @@ import io
 import json
 import logging
 import math
+import os
 import shlex
 import socket
+import stat
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -281,6 +283,17 @@ class TestPrometheus:
         assert code == 4
         assert "does not exist" in err
         assert str(target.parent) in err
+
+    def test_not_a_regular_file(self, tmp_path: Path) -> None:
+        """A metrics path that is a pipe or device is refused (exit 4) and left as it was:
+        the textfile is written beside it and renamed over it, which would replace it."""
+        pipe = tmp_path / "metrics.prom"
+        os.mkfifo(pipe)
+        code, _, err = cli("status", "--source", str(FIXTURE), "--prometheus", str(pipe), env={})
+        assert code == 4
+        assert f"cannot write the metrics file {pipe}: it is not a regular file" in err
+        assert stat.S_ISFIFO(pipe.stat().st_mode)
+        assert [path.name for path in tmp_path.iterdir()] == ["metrics.prom"]
 
     def test_signal_series(self) -> None:
         """Each feature's signals get their own series: records per role and the verdict; the

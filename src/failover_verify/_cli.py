@@ -771,7 +771,16 @@ def _export_to_file(
 
     An export that stops half way (a partial page, a lost connection) must not sit at the
     target looking like whole evidence; what was read is kept beside it, named as partial.
+    A target that exists and is not a regular file (``/dev/null``, a named pipe, a terminal)
+    is written in place: renaming over it would replace the device or pipe with a file.
     """
+    if target.exists() and not target.is_file():
+        try:
+            with target.open("w", encoding="utf-8") as handle:
+                write_all(handle)
+        except OSError as exc:
+            raise ConfigurationError(f"cannot write {target}: {exc.strerror or exc}") from exc
+        return
     partial = target.with_name(target.name + ".partial")
     try:
         with partial.open("w", encoding="utf-8") as handle:

@@ -97,6 +97,12 @@ def write_metrics(
             f"cannot write the metrics file {path}: its folder {path.parent} does not exist; "
             "write it into node_exporter's --collector.textfile.directory"
         )
+    if path.exists() and not path.is_file():
+        # Renaming the temporary file over it would replace a device or pipe with a file.
+        raise ConfigurationError(
+            f"cannot write the metrics file {path}: it is not a regular file; give a path "
+            "ending in .prom in node_exporter's --collector.textfile.directory"
+        )
     try:
         write_to_textfile(str(path), registry)
     except OSError as exc:
