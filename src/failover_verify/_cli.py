@@ -254,7 +254,8 @@ def _option_groups() -> dict[str, _Parser]:
         "--time-field",
         default=DEFAULT_TIME_FIELD,
         metavar="FIELD",
-        help=f"time field (default {DEFAULT_TIME_FIELD})",
+        help=f"time field: {DEFAULT_TIME_FIELD} (ingestion, the default), json.timestamp (the "
+        "log entry's own time, about 1 s earlier) or json.jsonPayload.timestamp",
     )
     group.add_argument("--policy", type=Path, metavar="FILE", help="classification policy (TOML)")
     group.add_argument(

@@ -47,7 +47,11 @@ from failover_verify._window import TimeWindow, parse_duration, parse_window
 __all__ = ["timeline_hits", "verify_hits"]
 
 MAX_PARSE_EXAMPLES: Final = 10
-_TIME_ATTRIBUTES: Final = {f.INGEST_TIME: "ingest_time", f.EVENT_TIME: "event_time"}
+_TIME_ATTRIBUTES: Final = {
+    f.INGEST_TIME: "ingest_time",
+    f.LOG_TIME: "log_time",
+    f.EVENT_TIME: "event_time",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,7 +150,7 @@ def _time_attribute(time_field: str) -> str:
     attribute = _TIME_ATTRIBUTES.get(time_field)
     if attribute is None:
         raise UsageError(
-            f"records read from a file can be windowed by {' or '.join(_TIME_ATTRIBUTES)}, "
+            f"records read from a file can be windowed by {', '.join(_TIME_ATTRIBUTES)}, "
             f"not time_field={time_field!r}"
         )
     return attribute
