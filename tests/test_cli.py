@@ -518,6 +518,14 @@ class TestExport:
         assert "api_key" not in first["_source"]["json"]["jsonPayload"]
 
 
+def _link_state(url: str) -> dict[str, Any]:
+    fragment = urlsplit(url).fragment[2:]
+    return {
+        key: prison.loads(unquote(value))
+        for key, value in (part.split("=", 1) for part in fragment.split("&"))
+    }
+
+
 class TestLink:
     def test_decodes_to_the_same_query(self) -> None:
         """link prints a Discover URL whose state decodes to the check's KQL and window."""
@@ -548,6 +556,48 @@ class TestLink:
             '("code_suggestions/generations" or code_suggestions/generations/*)'
         )
         assert state["_g"]["time"] == {"from": "2026-03-02T14:00:00Z", "to": "2026-03-02T14:30:00Z"}
+
+    def test_default_index_opens_gitlab_data_view(self) -> None:
+        """With the default index on GitLab's Kibana, the links open the gprd data view by id
+        and say so on stderr."""
+        code, out, err = cli("link", "--feature", "completion", *window_args(T0, 30))
+        assert code == 0
+        lines = dict(line.split(": ", 1) for line in out.splitlines())
+        state = _link_state(lines["completion.input"])
+        assert state["_a"]["index"] == "8cd9c4c0-f0a7-11ed-a017-0d32180b1390"
+        assert state["_a"]["query"] == {
+            "language": "kuery",
+            "query": 'json.jsonPayload.message: "code completion input:"',
+        }
+        assert err == (
+            "note: the Kibana links open GitLab's data view for pubsub-mlops-inf-gprd-* "
+            "(8cd9c4c0-f0a7-11ed-a017-0d32180b1390), which covers the current indices; "
+            "pubsub-mlops-inf-gprod-* is an older spelling that no current index has\n"
+        )
+
+    def test_other_index_opens_esql(self) -> None:
+        """For an index with no known data view, the link opens Discover in ES|QL mode with
+        the same selection, the window and the time field in the query."""
+        code, out, err = cli(
+            "link", "--feature", "generation", "--index", "logs-*",
+            "--time-field", "json.timestamp", *window_args(T0, 30),
+        )  # fmt: skip
+        assert code == 0
+        lines = dict(line.split(": ", 1) for line in out.splitlines())
+        state = _link_state(lines["generation.registry"])
+        assert "index" not in state["_a"]
+        assert state["_a"]["dataSource"] == {"type": "esql"}
+        assert state["_a"]["query"] == {
+            "esql": "FROM logs-* | WHERE "
+            'json.timestamp >= TO_DATETIME("2026-03-02T14:00:00.000Z") AND '
+            'json.timestamp < TO_DATETIME("2026-03-02T14:30:00.000Z") AND '
+            'json.jsonPayload.message == "Returning prompt from the registry" AND '
+            '(json.jsonPayload.prompt_id == "code_suggestions/generations" OR '
+            'STARTS_WITH(json.jsonPayload.prompt_id, "code_suggestions/generations/")) '
+            "| SORT json.timestamp DESC"
+        }
+        assert "--data-view" in err
+        assert "ES|QL mode" in err
 
     def test_every_signal_labelled(self) -> None:
         """Each signal of each feature gets its own labelled URL, strongest first."""

@@ -46,7 +46,7 @@ from failover_verify._jobs_cli import (
     render_flags,
     report_json,
 )
-from failover_verify._kibana import DEFAULT_KIBANA_URL
+from failover_verify._kibana import DEFAULT_KIBANA_URL, link_target
 from failover_verify._offline import verify_hits
 from failover_verify._policy import Policy
 from failover_verify._queries import DEFAULT_INDEX
@@ -102,6 +102,7 @@ _FLAGS: Final = {
     "request_timeout": "--request-timeout",
     "ca_certs": "--ca-certs",
     "retries": "--retries",
+    "data_view": "--data-view",
 }
 _PARAMETER = re.compile(r"\b(" + "|".join(_FLAGS) + r")=(?=[\s'\"(),;]|$)")
 
@@ -299,7 +300,10 @@ def _option_groups() -> dict[str, _Parser]:
         help=f"(default {DEFAULT_KIBANA_URL})",
     )
     group.add_argument(
-        "--data-view", metavar="ID", help="Kibana data view id (default: the index pattern)"
+        "--data-view",
+        metavar="ID",
+        help="Kibana data view id (default: GitLab's data view for the gprd indices on "
+        "log.gprd.gitlab.net; links to other indices open Discover in ES|QL mode)",
     )
 
     connection = _Parser(add_help=False)
@@ -790,16 +794,21 @@ def _export_to_file(
 def _link(ctx: _Context) -> int:
     args = ctx.args
     window = parse_window(args.since or "15m", args.until, now=ctx.now())
+    target = link_target(kibana_url=args.kibana_url, index=args.index, data_view=args.data_view)
     judge = Judge(
         policy=ctx.policy(),
         gateway=GatewayFacts.bundled(),
         threshold=DEFAULT_THRESHOLD,
         min_count=DEFAULT_MIN_COUNT,
         kibana_url=args.kibana_url,
-        data_view=args.data_view or args.index,
+        data_view=target.data_view,
+        index=args.index,
+        time_field=args.time_field,
     )
     for signal in chosen_signals(args.feature):
         ctx.console.print(f"{signal.id}: {judge.discover_url(signal, window)}")
+    # On stderr: stdout stays one "signal: URL" line per signal, for scripts.
+    ctx.console.error(f"note: {target.note}")
     return EXIT_OK
 
 

@@ -16,7 +16,7 @@ from typing import Any, Final
 from failover_verify import _fields as f
 from failover_verify._exceptions import UsageError
 from failover_verify._gateway import GatewayFacts
-from failover_verify._kibana import DEFAULT_KIBANA_URL
+from failover_verify._kibana import DEFAULT_KIBANA_URL, link_target
 from failover_verify._policy import Policy
 from failover_verify._queries import DEFAULT_INDEX
 from failover_verify._records import ParseProblem, Record, parse_hit
@@ -235,7 +235,9 @@ def verify_hits(
         threshold=threshold,
         min_count=min_count,
         kibana_url=kibana_url,
-        data_view=data_view or index,
+        data_view=link_target(kibana_url=kibana_url, index=index, data_view=data_view).data_view,
+        index=index,
+        time_field=time_field,
     )
     by_feature: dict[Feature, list[SignalReport]] = {}
     for signal in signals:

@@ -13,7 +13,7 @@ from failover_verify._answers import groups_of, read_answer, scan_composite, tal
 from failover_verify._es import Reader
 from failover_verify._exceptions import UsageError
 from failover_verify._gateway import GatewayFacts
-from failover_verify._kibana import DEFAULT_KIBANA_URL
+from failover_verify._kibana import DEFAULT_KIBANA_URL, link_target
 from failover_verify._mapping import FieldPlan, plan_fields
 from failover_verify._policy import Policy
 from failover_verify._queries import (
@@ -143,7 +143,11 @@ class Verifier:
             threshold=threshold,
             min_count=min_count,
             kibana_url=kibana_url,
-            data_view=data_view or index,
+            data_view=link_target(
+                kibana_url=kibana_url, index=index, data_view=data_view
+            ).data_view,
+            index=index,
+            time_field=time_field,
         )
         self._plan: FieldPlan | None = None
         self.slices: SliceCache | None = SliceCache(settle) if reuse else None
