@@ -115,6 +115,19 @@ def load_fixture(client: Elasticsearch, path: Path, alias: str) -> int:
     return indexed
 
 
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def timed(document: dict[str, Any], *, ingest: datetime, logged: datetime) -> dict[str, Any]:
+    """``document`` with exact times: ``@timestamp`` at ``ingest``, the log's own times
+    (``json.timestamp``, ``json.jsonPayload.timestamp``) at ``logged``."""
+    document["@timestamp"] = _iso(ingest)
+    document["json"]["timestamp"] = _iso(logged)
+    document["json"]["jsonPayload"]["timestamp"] = _iso(logged)
+    return document
+
+
 def spread(start: datetime, minutes: float, count: int) -> Iterator[datetime]:
     """``count`` instants evenly spread over ``minutes`` from ``start``."""
     step = timedelta(minutes=minutes) / max(count, 1)

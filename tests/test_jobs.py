@@ -331,6 +331,9 @@ class TestRecord:
         assert feature["query"]["enabled"] is False
         assert feature["breakdown"]["enabled"] is False
         assert feature["kibana_url"]["index"] is False
+        # A window ended early says where: both edges are dates, for range queries on history.
+        window = mapping["properties"]["window"]["properties"]
+        assert {window[key]["type"] for key in ("requested_to", "searchable_until")} == {"date"}
 
         result = es_client.search(
             index=history,

@@ -234,7 +234,12 @@ def _option_groups() -> dict[str, _Parser]:
         metavar="TIME",
         help="start: 15m, 2h, now-30m, or an absolute time (default 15m)",
     )
-    group.add_argument("--until", metavar="TIME", help="end, in the same forms (default now)")
+    group.add_argument(
+        "--until",
+        metavar="TIME",
+        help="end, in the same forms (default now; status ends where records are surely "
+        "searchable unless given 'now' exactly)",
+    )
 
     query = _Parser(add_help=False)
     group = query.add_argument_group("what to read")
@@ -645,10 +650,12 @@ def _watch(ctx: _Context) -> int:
         now = ctx.now()
         polls += 1
         try:
+            # The window slides behind now by the ingest delay, so a tail still waiting for
+            # its index's refresh never reads as traffic that stopped.
             report = verifier.verify(
-                now - window_length,
-                now,
+                verifier.latest_window(window_length, now=now),
                 features=args.feature,
+                now=now,
                 refresh_plan=failure is not None,
             )
             failure = None
@@ -706,12 +713,14 @@ def _switch_times(
     now = ctx.now()
     unknown: dict[str, datetime | None] = dict.fromkeys(ctx.args.feature)
     try:
+        # Dated from searchable records only, as the polls were judged.
         timeline = verifier.timeline(
             since,
             now,
             interval=bucket,
             features=ctx.args.feature,
             min_bucket_count=1,
+            now=now,
         )
     except ElasticsearchError as exc:
         problem = f"could not read when the switch happened: {exc}"

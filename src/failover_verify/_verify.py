@@ -13,6 +13,14 @@ from failover_verify._answers import groups_of, read_answer, scan_composite, tal
 from failover_verify._es import Reader
 from failover_verify._exceptions import UsageError
 from failover_verify._gateway import GatewayFacts
+from failover_verify._ingest import (
+    SETTLED_AFTER,
+    IngestDelay,
+    latest,
+    local_targets,
+    read_refresh_intervals,
+    settle,
+)
 from failover_verify._kibana import DEFAULT_KIBANA_URL, link_target
 from failover_verify._mapping import FieldPlan, plan_fields
 from failover_verify._policy import Policy
@@ -152,6 +160,7 @@ class Verifier:
         self._plan: FieldPlan | None = None
         self.slices: SliceCache | None = SliceCache(settle) if reuse else None
         """The settled slices kept for the next verification (``None`` when not reusing)."""
+        self._delay: IngestDelay | None = None
 
     def __repr__(self) -> str:
         return f"<Verifier {self.index} on {self.reader.target}>"
@@ -163,7 +172,38 @@ class Verifier:
             self._plan = plan_fields(
                 response, index=self.index, time_field=self.time_field, names=all_field_names()
             )
+            # The matched indices may have changed: their settings are read again when needed.
+            self._delay = None
         return self._plan
+
+    def ingest_delay(self) -> IngestDelay:
+        """How long after its time a record is surely searchable: the longest
+        ``refresh_interval`` of the matched indices plus a margin (one settings request the
+        first time, then kept with the field plan)."""
+        return self._ingest_delay(self._plan or self.field_plan())
+
+    def _ingest_delay(self, plan: FieldPlan) -> IngestDelay:
+        if self._delay is None:
+            targets = local_targets(self.index)
+            settings = self.reader.refresh_intervals(targets) if plan.indices and targets else {}
+            self._delay = read_refresh_intervals(settings, index=self.index)
+        return self._delay
+
+    def latest_window(self, length: str | timedelta, *, now: datetime | None = None) -> TimeWindow:
+        """The latest window of ``length`` whose records are surely searchable at ``now``:
+        it ends the ingest delay before now (for polling: ``verify(latest_window("5m"))``)."""
+        current = (now or datetime.now(UTC)).astimezone(UTC)
+        duration = parse_duration(length, what="window")
+        return latest(duration, now=current, delay=self.ingest_delay())
+
+    def _searchable(
+        self, window: TimeWindow, until: str | datetime | None, now: datetime, plan: FieldPlan
+    ) -> TimeWindow:
+        if window.end <= now - SETTLED_AFTER:
+            return window
+        # until="now" asks for the whole window, tail and all; any other end near now is cut.
+        keep_tail = isinstance(until, str) and until.strip().lower() == "now"
+        return settle(window, now=now, delay=self._ingest_delay(plan), keep_tail=keep_tail)
 
     def verify(
         self,
@@ -180,12 +220,18 @@ class Verifier:
         ``"now-2h"``, ISO 8601, datetimes), or ``since`` may be a :class:`TimeWindow`. One
         ``msearch`` counts every feature; the field plan is read once and kept (a pattern that
         matched nothing is asked again), unless ``refresh_plan``.
+
+        A window that ends within the ingest delay of ``now`` (the indices' refresh interval
+        plus a margin) ends where records are surely searchable, and its notes say so;
+        ``until="now"`` keeps the whole window, with a note that its tail may be incomplete.
         """
-        window = window_of(since, until, now)
+        current = (now or datetime.now(UTC)).astimezone(UTC)
+        window = window_of(since, until, current)
         chosen = check_features(features)
         signals = chosen_signals(chosen)
         requests_before = self.reader.requests
         plan = self.field_plan(refresh=refresh_plan or self._plan_is_empty())
+        window = self._searchable(window, until, current, plan)
         blockers, notes = self.preflight(plan, signals)
         policy = self.judge.policy
         bodies = {
@@ -261,8 +307,12 @@ class Verifier:
         min_bucket_count: int = DEFAULT_MIN_BUCKET_COUNT,
         now: datetime | None = None,
     ) -> Timeline:
-        """Counts per time bucket, role and provider, with the switch points detected."""
-        window = window_of(since, until, now)
+        """Counts per time bucket, role and provider, with the switch points detected.
+
+        The window ends where records are surely searchable, as :meth:`verify`'s does.
+        """
+        current = (now or datetime.now(UTC)).astimezone(UTC)
+        window = window_of(since, until, current)
         signals = chosen_signals(check_features(features))
         builder = TimelineBuilder(
             window=window,
@@ -275,6 +325,8 @@ class Verifier:
         )
         requests_before = self.reader.requests
         plan = self.field_plan(refresh=self._plan_is_empty())
+        # Only ever shorter, so the bucket count checked above still holds.
+        window = builder.window = self._searchable(window, until, current, plan)
         blockers, _ = self.preflight(plan, signals)
         for signal in signals:
             if blockers[signal.id]:
@@ -379,7 +431,8 @@ def verify(
 
     ``since``/``until`` take the CLI's strings (``"15m"``, ``"now-2h"``, ISO 8601) or
     datetimes. Two requests are sent whatever the number of records: one for the field
-    mappings and one ``msearch`` whose aggregations count every feature at once.
+    mappings and one ``msearch`` whose aggregations count every feature at once; a window that
+    ended less than an hour ago adds one for the indices' refresh intervals.
     """
     verifier = Verifier(
         client,
