@@ -26,7 +26,7 @@ __all__ = [
     "latest",
     "local_targets",
     "read_refresh_intervals",
-    "settle",
+    "searchable_window",
 ]
 
 DEFAULT_REFRESH: Final = timedelta(seconds=1)
@@ -176,7 +176,9 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def settle(window: TimeWindow, *, now: datetime, delay: IngestDelay, keep_tail: bool) -> TimeWindow:
+def searchable_window(
+    window: TimeWindow, *, now: datetime, delay: IngestDelay, keep_tail: bool
+) -> TimeWindow:
     """The window as far as its records are surely searchable at ``now``.
 
     A window that ends before the searchable edge is returned as it is. Otherwise it ends at

@@ -19,7 +19,7 @@ from failover_verify._ingest import (
     latest,
     local_targets,
     read_refresh_intervals,
-    settle,
+    searchable_window,
 )
 from failover_verify._kibana import DEFAULT_KIBANA_URL, link_target
 from failover_verify._mapping import FieldPlan, plan_fields
@@ -203,7 +203,9 @@ class Verifier:
             return window
         # until="now" asks for the whole window, tail and all; any other end near now is cut.
         keep_tail = isinstance(until, str) and until.strip().lower() == "now"
-        return settle(window, now=now, delay=self._ingest_delay(plan), keep_tail=keep_tail)
+        return searchable_window(
+            window, now=now, delay=self._ingest_delay(plan), keep_tail=keep_tail
+        )
 
     def verify(
         self,
@@ -238,7 +240,7 @@ class Verifier:
             signal.id: signal_search(signal, plan, window, policy).to_dict() for signal in signals
         }
         runnable = [signal for signal in signals if not blockers[signal.id]]
-        counted = self._count(plan, runnable, bodies, window, now)
+        counted = self._count(plan, runnable, bodies, window, current)
         by_feature: dict[Feature, list[SignalReport]] = {}
         for signal in signals:
             groups, tally = counted.get(signal.id, ([], tally_of(None, signal.id)))
@@ -272,20 +274,23 @@ class Verifier:
         signals: Sequence[Signal],
         bodies: dict[str, dict[str, Any]],
         window: TimeWindow,
-        now: datetime | None,
+        now: datetime,
     ) -> dict[str, tuple[list[Group], Tally]]:
         """Each signal's groups and tally: from kept slices and what is new, or in one go."""
         if not signals:
             return {}
         if self.slices is not None:
+            # A slice that may still receive records is never kept: not before the indices'
+            # ingest delay has passed either, when it is known (read for any recent window).
             return count_with_slices(
                 self.reader,
                 plan,
                 self.judge.policy,
                 signals,
                 window,
-                now=now or datetime.now(UTC),
+                now=now,
                 cache=self.slices,
+                ingest_delay=self._delay.lag if self._delay is not None else timedelta(0),
             )
         items = self.reader.msearch(self.index, [bodies[signal.id] for signal in signals])
         counted = {}
