@@ -4,6 +4,9 @@
     scripts/local-es status
     scripts/local-es stop
 
+    scripts/local-es create-index [--alias NAME] [--url URL | --cluster NAME]
+    scripts/local-es load-fixture FILE [--alias NAME] [--url URL | --cluster NAME]
+
     scripts/local-es start --cluster NAME [--nodes N] [--line 9|8|VERSION] [--timeout SECONDS]
     scripts/local-es status --cluster NAME
     scripts/local-es stop-node --cluster NAME K
@@ -23,6 +26,14 @@ when free) and waits until its shards are back, and ``stop`` stops every node an
 cluster. Several clusters with different names can run side by side, and beside the single
 node; clusters never use security.
 
+``create-index`` creates an index in the shape of GitLab's production gateway indices
+(``fixtures/gitlab-mlops-index/``: the real mapping, ``ignore_malformed``, a 30 s refresh
+interval), numbered ``<alias>-000001`` behind the write alias NAME (default
+``pubsub-mlops-inf-gprd``, which the tool's default ``--index`` finds). ``load-fixture`` loads
+exported hits (``fixtures/*.ndjson``, or what ``failover-verify export`` wrote) through that
+alias, creating the index first if needed, keeps their ids, and refreshes once at the end. Both
+talk to the local node, node 1 of ``--cluster NAME``, or ``--url``.
+
 Exit codes: 0 success (for ``status``: running), 1 failure, 2 bad usage, 3 ``status``: not
 running.
 """
@@ -30,11 +41,19 @@ running.
 from __future__ import annotations
 
 import argparse
+import base64
+import json
 import re
+import ssl
 import sys
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import esnode
+import mlops_index
 
 NOT_RUNNING = 3
 DEFAULT_LINE = "9"
@@ -266,6 +285,140 @@ def stop_cluster(cache_dir: Path, name: str) -> int:
     return 0
 
 
+@dataclass(frozen=True)
+class _Target:
+    """Where create-index and load-fixture send their requests."""
+
+    url: str
+    authorization: str | None = None
+    context: ssl.SSLContext | None = None
+
+    @classmethod
+    def of(cls, node: esnode.Node) -> _Target:
+        authorization = None
+        if node.username is not None and node.password is not None:
+            token = base64.b64encode(f"{node.username}:{node.password}".encode()).decode()
+            authorization = f"Basic {token}"
+        context = None
+        if node.ca_certs is not None:
+            context = ssl.create_default_context(cafile=str(node.ca_certs))
+        return cls(node.url, authorization, context)
+
+    def send(
+        self, method: str, path: str, body: bytes | None = None, *, ndjson: bool = False
+    ) -> tuple[int, dict[str, object]]:
+        request = urllib.request.Request(self.url + path, data=body, method=method)  # noqa: S310
+        if body is not None:
+            kind = "application/x-ndjson" if ndjson else "application/json"
+            request.add_header("Content-Type", kind)
+        if self.authorization is not None:
+            request.add_header("Authorization", self.authorization)
+        try:
+            with urllib.request.urlopen(request, timeout=120, context=self.context) as answer:  # noqa: S310
+                status, text = answer.status, answer.read()
+        except urllib.error.HTTPError as exc:
+            status, text = exc.code, exc.read()
+        except (urllib.error.URLError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise esnode.EsNodeError(f"cannot reach {self.url}: {reason}") from None
+        parsed = json.loads(text) if text.strip() else {}
+        return status, parsed if isinstance(parsed, dict) else {"answer": parsed}
+
+
+def _target(cache_dir: Path, url: str | None, cluster: str | None) -> _Target:
+    if url:
+        return _Target(url.rstrip("/"))
+    if cluster is not None:
+        return _Target.of(_running_cluster(cache_dir, cluster).node(1))
+    node = _load(cache_dir)
+    if node is None or not esnode.is_running(node):
+        raise esnode.EsNodeError(
+            "no local node runs: start one with local-es start, or name one with --url"
+        )
+    return _Target.of(node)
+
+
+def create_index(target: _Target, alias: str) -> int:
+    """Create ``<alias>-000001`` in the production shape unless the alias exists."""
+    status, _ = target.send("HEAD", f"/_alias/{alias}")
+    if status == 200:
+        _say(f"the alias {alias} exists already; left as it is")
+        print(alias, flush=True)
+        return 0
+    name = mlops_index.first_index(alias)
+    body = json.dumps(mlops_index.create_body(alias)).encode()
+    status, answer = target.send("PUT", f"/{name}", body)
+    if status != 200:
+        raise esnode.EsNodeError(f"Elasticsearch refused to create {name} ({status}): {answer}")
+    _say(
+        f"created {name} behind the write alias {alias}: GitLab's mapping, ignore_malformed, "
+        f"refresh_interval {mlops_index.refresh_interval()} (records are searchable up to that "
+        "long after they arrive)"
+    )
+    print(alias, flush=True)
+    return 0
+
+
+def _hits(path: Path) -> Iterator[tuple[str | None, dict[str, object]]]:
+    with path.open(encoding="utf-8") as lines:
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                hit = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise esnode.EsNodeError(f"{path}:{number} is not JSON: {exc.msg}") from None
+            if not isinstance(hit, dict):
+                raise esnode.EsNodeError(f"{path}:{number} is not a JSON object")
+            # Exported hits carry the document under _source; bare documents are taken whole.
+            source = hit.get("_source", hit)
+            if not isinstance(source, dict):
+                raise esnode.EsNodeError(f"{path}:{number}: _source is not an object")
+            doc_id = hit.get("_id") if "_source" in hit else None
+            yield (str(doc_id) if doc_id is not None else None), source
+
+
+def load_fixture(target: _Target, path: Path, alias: str, *, chunk: int = 2000) -> int:
+    """Load exported hits through ``alias`` (created first if missing), then refresh."""
+    if not path.is_file():
+        raise esnode.EsNodeError(f"{path} does not exist or is not a file")
+    create_index(target, alias)
+    loaded = 0
+    batch: list[str] = []
+
+    def flush() -> None:
+        nonlocal loaded
+        if not batch:
+            return
+        body = ("\n".join(batch) + "\n").encode()
+        status, answer = target.send("POST", f"/{alias}/_bulk", body, ndjson=True)
+        if status != 200 or answer.get("errors"):
+            items = answer.get("items")
+            first = next(
+                (
+                    item
+                    for item in (items if isinstance(items, list) else [])
+                    if isinstance(item, dict) and "error" in item.get("index", {})
+                ),
+                answer,
+            )
+            raise esnode.EsNodeError(f"Elasticsearch refused records of {path} ({status}): {first}")
+        loaded += len(batch) // 2
+        batch.clear()
+
+    for doc_id, source in _hits(path):
+        action = {"index": {"_id": doc_id}} if doc_id is not None else {"index": {}}
+        batch += [json.dumps(action), json.dumps(source)]
+        if len(batch) >= 2 * chunk:
+            flush()
+    flush()
+    # The index refreshes every 30 s on its own; refreshing now makes the records searchable.
+    target.send("POST", f"/{alias}/_refresh")
+    _say(f"loaded {loaded:,} records from {path} into {alias} and refreshed it")
+    print(alias, flush=True)
+    return 0
+
+
 def _cluster_name(value: str) -> str:
     if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,39}", value):
         raise argparse.ArgumentTypeError(
@@ -335,6 +488,29 @@ def main(argv: list[str] | None = None) -> int:
         default=esnode.DEFAULT_TIMEOUT,
         help="seconds to wait for the node to rejoin and its shards to be back",
     )
+    index_parsers = (
+        commands.add_parser(
+            "create-index",
+            help="create an index in the shape of GitLab's production gateway indices",
+        ),
+        commands.add_parser(
+            "load-fixture",
+            help="load exported hits (fixtures/*.ndjson) into such an index",
+        ),
+    )
+    index_parsers[1].add_argument("file", type=Path, metavar="FILE", help="NDJSON hits to load")
+    for sub in index_parsers:
+        sub.add_argument(
+            "--alias",
+            default=mlops_index.PRODUCTION_ALIAS,
+            help=f"the write alias; the index is ALIAS-000001 (default "
+            f"{mlops_index.PRODUCTION_ALIAS})",
+        )
+        where = sub.add_mutually_exclusive_group()
+        where.add_argument("--url", help="the node's URL (default: the local node)")
+        where.add_argument(
+            "--cluster", type=_cluster_name, metavar="NAME", help="node 1 of the local cluster NAME"
+        )
     args = parser.parse_args(argv)
     if args.command == "start" and args.cluster is None and args.nodes is not None:
         parser.error("--nodes needs --cluster NAME")
@@ -344,6 +520,11 @@ def main(argv: list[str] | None = None) -> int:
     cache_dir = esnode.default_cache_dir()
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
+        if args.command in ("create-index", "load-fixture"):
+            target = _target(cache_dir, args.url, args.cluster)
+            if args.command == "create-index":
+                return create_index(target, args.alias)
+            return load_fixture(target, args.file, args.alias)
         if args.cluster is not None:
             return _cluster_command(cache_dir, args)
         # One local node per cache: the lock keeps two commands from racing over it.

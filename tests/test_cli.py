@@ -6,6 +6,7 @@ import importlib.metadata
 import io
 import json
 import os
+import random
 import stat
 import subprocess
 import sys
@@ -21,13 +22,31 @@ from elasticsearch import Elasticsearch
 
 import failover_verify as fv
 import gateway_logs as gl
-from esdata import Role, completions, generations, index_documents
+from esdata import (
+    GENERATION,
+    Role,
+    completions,
+    generations,
+    index_gateway_records,
+    timed,
+)
 from failover_verify._cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = ROOT / "fixtures" / "incident-2026-01.ndjson"
 T0 = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)
 ERA = gl.ERAS["2026-01"]
+COMPLETION_MODELS = {
+    "primary": ("vertex-ai", "codestral-2501"),
+    "failover": ("anthropic", "claude-sonnet-4-20250514"),
+}
+GENERATIONS_ID = "code_suggestions/generations/base"
+
+
+def _next_refresh(after: datetime) -> datetime:
+    """The next refresh of a 30 s index whose refreshes fall at :15 and :45, after ``after``."""
+    seconds = int(after.timestamp())
+    return datetime.fromtimestamp(seconds - (seconds - 15) % 30 + 30, UTC)
 
 
 class _Tty(io.StringIO):
@@ -61,7 +80,7 @@ def window_args(start: datetime, minutes: int) -> list[str]:
 
 @pytest.fixture
 def failover_data(es_client: Elasticsearch, es_index: str) -> str:
-    index_documents(
+    index_gateway_records(
         es_client,
         f"{es_index}-a",
         completions(T0, 30, 60, "failover") + generations(T0, 30, 40, "failover"),
@@ -187,7 +206,7 @@ class TestStatusOptions:
     ) -> None:
         """--threshold decides: 85% failover meets failover at 0.85 and is mixed at 0.86."""
         documents = completions(T0, 10, 85, "failover") + completions(T0, 10, 15, "primary", seed=4)
-        index_documents(es_client, f"{es_index}-a", documents)
+        index_gateway_records(es_client, f"{es_index}-a", documents)
         result, out, _ = cli(
             "status",
             "--index",
@@ -213,7 +232,7 @@ class TestStatusOptions:
         for document in documents:
             moment = datetime.fromisoformat(document["@timestamp"])
             document["json"]["jsonPayload"]["timestamp"] = (moment - timedelta(hours=1)).isoformat()
-        index_documents(es_client, f"{es_index}-a", documents)
+        index_gateway_records(es_client, f"{es_index}-a", documents)
         base = [
             "status",
             "--index",
@@ -229,6 +248,77 @@ class TestStatusOptions:
         assert by_event["features"]["completion"]["total"] == 30
         by_ingest = json.loads(cli(*base, env=env)[1])
         assert by_ingest["features"]["completion"]["total"] == 0
+
+    def test_json_timestamp_on_the_real_mapping(
+        self, tmp_path: Path, es_url: str, es_client: Elasticsearch, es_index: str
+    ) -> None:
+        """--time-field json.timestamp windows on the log's own time, says so in the text and
+        the JSON, and an export read back offline on that field counts the same records."""
+        rng = random.Random(32)
+        documents = []
+        for number in range(31):
+            logged = T0 - timedelta(milliseconds=500) + timedelta(seconds=10) * number
+            role: Role = "primary" if number == 0 else "failover"
+            documents.append(
+                timed(
+                    gl.completion_doc(logged, *COMPLETION_MODELS[role], rng),
+                    ingest=logged + timedelta(seconds=1),
+                    logged=logged,
+                )
+            )
+        alias = f"{es_index}-gprd"
+        index_gateway_records(es_client, alias, documents)
+        env = {"ES_URL": es_url}
+        window = [*window_args(T0, 5), "--feature", "completion", "--min-count", "1"]
+        field = ["--time-field", "json.timestamp"]
+        code, out, _ = cli("status", "--index", alias, *window, *field, "--json", env=env)
+        data = json.loads(out)
+        completion = data["features"]["completion"]
+        assert (code, data["time_field"]) == (0, "json.timestamp")
+        assert (completion["primary"], completion["failover"]) == (0, 30)
+        _, text, _ = cli("status", "--index", alias, *window, *field, env=env)
+        assert "time field: json.timestamp (the log entry's own time)" in text
+        _, by_ingest, _ = cli("status", "--index", alias, *window, "--json", env=env)
+        ingest = json.loads(by_ingest)["features"]["completion"]
+        assert (ingest["primary"], ingest["failover"]) == (1, 29)
+        target = tmp_path / "export.ndjson"
+        code, _, _ = cli(
+            "export", "--index", alias, *window_args(T0, 5), *field, "-o", str(target), env=env
+        )
+        assert code == 0
+        code, out, _ = cli("status", "--source", str(target), *window, *field, "--json")
+        offline = json.loads(out)["features"]["completion"]
+        assert (code, offline["primary"], offline["failover"]) == (0, 0, 30)
+
+    def test_until_now_keeps_the_tail(
+        self, es_url: str, es_client: Elasticsearch, es_index: str
+    ) -> None:
+        """By default a window ending now ends 35 s earlier on a 30 s index, and the note names
+        --until now; --until now keeps the whole window and says its tail may be incomplete."""
+        alias = f"{es_index}-gprd"
+        index_gateway_records(es_client, alias, completions(T0, 10, 30, "failover"))
+        env = {"ES_URL": es_url}
+        now = T0 + timedelta(minutes=10)
+        args = ["status", "--index", alias, "--since", "10m", "--feature", "completion"]
+        code, out, _ = cli(*args, env=env, now=lambda: now)
+        assert code == 0
+        assert "2026-03-02 14:00:00Z → 2026-03-02 14:09:25Z" in out
+        assert (
+            "note: the window ends at 2026-03-02T14:09:25Z, not 2026-03-02T14:10:00Z: later "
+            f"records may not be searchable yet (refresh_interval 30s of {alias}-000001, plus "
+            '5 s for the pipeline); give --until "now" to count them as far as they are'
+        ) in out
+        code, out, _ = cli(*args, "--until", "now", "--json", env=env, now=lambda: now)
+        window = json.loads(out)["window"]
+        assert (window["to"], window["requested_to"]) == ("2026-03-02T14:10:00Z", None)
+        assert window["searchable_until"] == "2026-03-02T14:09:25Z"
+        assert window["notes"] == [
+            (
+                "records after 2026-03-02T14:09:25Z may not be searchable yet (refresh_interval "
+                f"30s of {alias}-000001, plus 5 s for the pipeline): the last 35 s of the "
+                "window may be incomplete"
+            )
+        ]
 
 
 class TestErrors:
@@ -399,7 +489,7 @@ class TestWatch:
                 documents += completions(moment, 0.5, 10, role, seed=int(moment.timestamp()))
                 documents += generations(moment, 0.5, 6, role, seed=int(moment.timestamp()) + 1)
                 moment += timedelta(seconds=30)
-            index_documents(es_client, index, documents)
+            index_gateway_records(es_client, index, documents)
             clock["written"] = until
 
         def sleep(seconds: float) -> None:
@@ -438,6 +528,85 @@ class TestWatch:
         )
         assert "OK: completion failover, generation failover (expected failover)" in out
 
+    def test_switch_within_one_refresh_interval(
+        self, es_url: str, es_client: Elasticsearch, es_index: str
+    ) -> None:
+        """On a 30 s-refresh index with records arriving continuously, watch judges only
+        searchable records (its window slides 35 s behind each poll) and dates the switch
+        within one refresh interval of the true flip."""
+        alias = f"{es_index}-gprd"
+        flip = T0 + timedelta(minutes=4, seconds=10)
+        clock = {"now": T0, "written": T0 - timedelta(minutes=4)}
+        rng = random.Random(31)
+
+        def arrive(until: datetime, *, refresh: bool) -> None:
+            # A completion and a generation every 2 s, ingested at once (logged 1 s before).
+            documents: list[dict[str, Any]] = []
+            moment = clock["written"]
+            while moment < until:
+                role: Role = "failover" if moment >= flip else "primary"
+                provider, model = COMPLETION_MODELS[role]
+                documents += [
+                    timed(document, ingest=moment, logged=moment - timedelta(seconds=1))
+                    for document in (
+                        gl.completion_doc(moment, provider, model, rng),
+                        gl.registry_doc(moment, GENERATIONS_ID, GENERATION[role], rng),
+                    )
+                ]
+                moment += timedelta(seconds=2)
+            clock["written"] = moment
+            index_gateway_records(es_client, alias, documents, refresh=refresh)
+
+        def sleep(seconds: float) -> None:
+            # The index refreshes every 30 s of the injected clock, at :15 and :45; records
+            # that arrived since are written but not searchable.
+            later = clock["now"] + timedelta(seconds=seconds)
+            boundary = _next_refresh(clock["now"])
+            while boundary <= later:
+                arrive(boundary, refresh=True)
+                boundary += timedelta(seconds=30)
+            arrive(later, refresh=False)
+            clock["now"] = later
+
+        arrive(T0 - timedelta(seconds=15), refresh=True)
+        arrive(T0, refresh=False)
+        code, out, err = cli(
+            "watch", "--index", alias, "--expect", "failover", "--window", "3m",
+            "--interval", "30s", "--timeout", "15m", "--json",
+            env={"ES_URL": es_url}, now=lambda: clock["now"], sleep=sleep,
+        )  # fmt: skip
+        assert code == 0, out + err
+        data = json.loads(out)
+        switched = {
+            feature: datetime.fromisoformat(moment)
+            for feature, moment in data["watch"]["switched_at"].items()
+        }
+        # The flip bucket (14:04:00-14:04:30) is mixed; the next is wholly failover.
+        assert switched == dict.fromkeys(("completion", "generation"), flip + timedelta(seconds=20))
+        assert all(
+            timedelta(0) <= moment - flip <= timedelta(seconds=30) for moment in switched.values()
+        )
+        # Each poll reads the 3 minutes before the last 35 s: the first with 95% failover is
+        # polled at 14:08:00 and reads 14:04:25 to 14:07:25, 90 records a feature.
+        assert data["watch"]["ended"] == "2026-03-02T14:08:00+00:00"
+        assert {key: data["window"][key] for key in ("from", "to", "requested_to")} == {
+            "from": "2026-03-02T14:04:25Z",
+            "to": "2026-03-02T14:07:25Z",
+            "requested_to": "2026-03-02T14:08:00Z",
+        }
+        assert data["window"]["notes"] == [
+            (
+                "the window ends at 2026-03-02T14:07:25Z, 35 s before now: later records may "
+                f"not be searchable yet (refresh_interval 30s of {alias}-000001, plus 5 s for "
+                "the pipeline)"
+            )
+        ]
+        assert data["features"]["completion"]["total"] == 90
+        assert data["features"]["completion"]["failover_share"] == 1.0
+        polls = [line for line in err.splitlines() if line[:2].isdigit()]
+        assert len(polls) == 17
+        assert "completion primary failover 0% of 90" in polls[0]
+
     def test_times_out(self, es_url: str, failover_data: str) -> None:
         """When the expectation never holds, watch stops at the timeout: 1 if contradicted."""
         clock = {"now": T0 + timedelta(minutes=20)}
@@ -473,7 +642,7 @@ class TestExport:
         self, tmp_path: Path, es_url: str, es_client: Elasticsearch, es_index: str
     ) -> None:
         """export streams every record across pages, in order, without code; status reads it."""
-        index_documents(
+        index_gateway_records(
             es_client,
             f"{es_index}-a",
             completions(T0, 60, 2300, "failover") + generations(T0, 60, 900, "failover"),
@@ -542,6 +711,14 @@ class TestExport:
         assert "api_key" not in first["_source"]["json"]["jsonPayload"]
 
 
+def _link_state(url: str) -> dict[str, Any]:
+    fragment = urlsplit(url).fragment[2:]
+    return {
+        key: prison.loads(unquote(value))
+        for key, value in (part.split("=", 1) for part in fragment.split("&"))
+    }
+
+
 class TestLink:
     def test_decodes_to_the_same_query(self) -> None:
         """link prints a Discover URL whose state decodes to the check's KQL and window."""
@@ -572,6 +749,48 @@ class TestLink:
             '("code_suggestions/generations" or code_suggestions/generations/*)'
         )
         assert state["_g"]["time"] == {"from": "2026-03-02T14:00:00Z", "to": "2026-03-02T14:30:00Z"}
+
+    def test_default_index_opens_gitlab_data_view(self) -> None:
+        """With the default index on GitLab's Kibana, the links open the gprd data view by id
+        and say so on stderr."""
+        code, out, err = cli("link", "--feature", "completion", *window_args(T0, 30))
+        assert code == 0
+        lines = dict(line.split(": ", 1) for line in out.splitlines())
+        state = _link_state(lines["completion.input"])
+        assert state["_a"]["index"] == "8cd9c4c0-f0a7-11ed-a017-0d32180b1390"
+        assert state["_a"]["query"] == {
+            "language": "kuery",
+            "query": 'json.jsonPayload.message: "code completion input:"',
+        }
+        assert err == (
+            "note: the Kibana links open GitLab's data view for pubsub-mlops-inf-gprd-* "
+            "(8cd9c4c0-f0a7-11ed-a017-0d32180b1390), which covers the current indices; "
+            "pubsub-mlops-inf-gprod-* is an older spelling that no current index has\n"
+        )
+
+    def test_other_index_opens_esql(self) -> None:
+        """For an index with no known data view, the link opens Discover in ES|QL mode with
+        the same selection, the window and the time field in the query."""
+        code, out, err = cli(
+            "link", "--feature", "generation", "--index", "logs-*",
+            "--time-field", "json.timestamp", *window_args(T0, 30),
+        )  # fmt: skip
+        assert code == 0
+        lines = dict(line.split(": ", 1) for line in out.splitlines())
+        state = _link_state(lines["generation.registry"])
+        assert "index" not in state["_a"]
+        assert state["_a"]["dataSource"] == {"type": "esql"}
+        assert state["_a"]["query"] == {
+            "esql": "FROM logs-* | WHERE "
+            'json.timestamp >= TO_DATETIME("2026-03-02T14:00:00.000Z") AND '
+            'json.timestamp < TO_DATETIME("2026-03-02T14:30:00.000Z") AND '
+            'json.jsonPayload.message == "Returning prompt from the registry" AND '
+            '(json.jsonPayload.prompt_id == "code_suggestions/generations" OR '
+            'STARTS_WITH(json.jsonPayload.prompt_id, "code_suggestions/generations/")) '
+            "| SORT json.timestamp DESC"
+        }
+        assert "--data-view" in err
+        assert "ES|QL mode" in err
 
     def test_every_signal_labelled(self) -> None:
         """Each signal of each feature gets its own labelled URL, strongest first."""

@@ -22,7 +22,7 @@ from elasticsearch import Elasticsearch
 from prometheus_client.parser import text_string_to_metric_families
 
 import gateway_logs as gl
-from esdata import completions, generations, index_documents
+from esdata import completions, generations, index_gateway_records
 from failover_verify import (
     ConfigurationError,
     Expectation,
@@ -87,7 +87,7 @@ def gitlab() -> Iterator[GitLabStub]:
 @pytest.fixture
 def failover_index(es_client: Elasticsearch, es_index: str) -> str:
     """60 completion and 40 generation records, all on the failover side, in 30 minutes."""
-    index_documents(
+    index_gateway_records(
         es_client,
         f"{es_index}-logs",
         completions(T0, 30, 60, "failover") + generations(T0, 30, 40, "failover"),
@@ -344,6 +344,9 @@ class TestRecord:
         assert feature["query"]["enabled"] is False
         assert feature["breakdown"]["enabled"] is False
         assert feature["kibana_url"]["index"] is False
+        # A window ended early says where: both edges are dates, for range queries on history.
+        window = mapping["properties"]["window"]["properties"]
+        assert {window[key]["type"] for key in ("requested_to", "searchable_until")} == {"date"}
 
         result = es_client.search(
             index=history,
@@ -489,7 +492,7 @@ class TestExpectFlags:
         self, es_url: str, es_client: Elasticsearch, es_index: str, gitlab: GitLabStub
     ) -> None:
         """A percentage rollout expects mixed or either, says so, and accepts mixed traffic."""
-        index_documents(
+        index_gateway_records(
             es_client,
             f"{es_index}-split",
             completions(T0, 30, 30, "failover") + completions(T0, 30, 30, "primary", seed=5),

@@ -1,3 +1,5 @@
+"""Kibana Discover links: rison, the data view they open, and ES|QL links without one."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -6,7 +8,7 @@ from urllib.parse import unquote, urlsplit
 import prison
 import pytest
 
-from failover_verify._kibana import discover_url, rison
+from failover_verify._kibana import KNOWN_DATA_VIEWS, discover_url, link_target, rison
 from failover_verify._window import parse_window
 
 
@@ -85,3 +87,84 @@ class TestDiscoverUrl:
         fragment = urlsplit(url).fragment
         assert fragment.count("&") == 1
         assert "#" not in fragment
+
+    def test_esql_mode_without_a_data_view(self) -> None:
+        """Without a data view id the link opens ES|QL mode with the query, and no index."""
+        window = parse_window("2026-01-21T10:00Z", "2026-01-21T11:00Z")
+        query = 'FROM logs-* | WHERE a == "it\'s" | SORT @timestamp DESC'
+        url = discover_url(
+            kibana_url="https://k", data_view=None, kql="a: x", esql=query, window=window
+        )
+        state = _decode(url)
+        assert state["_a"] == {
+            "columns": [],
+            "dataSource": {"type": "esql"},
+            "filters": [],
+            "query": {"esql": query},
+        }
+        assert state["_g"]["time"] == {"from": "2026-01-21T10:00:00Z", "to": "2026-01-21T11:00:00Z"}
+
+
+GPRD_VIEW = "8cd9c4c0-f0a7-11ed-a017-0d32180b1390"
+GITLAB = "https://log.gprd.gitlab.net"
+
+
+class TestLinkTarget:
+    @pytest.mark.parametrize(
+        "index",
+        [
+            "pubsub-mlops-inf-gprd-*,pubsub-mlops-inf-gprod-*",
+            "pubsub-mlops-inf-gprd-*",
+            "pubsub-mlops-inf-gprd",
+            " pubsub-mlops-inf-gprod-*, pubsub-mlops-inf-gprd-* ",
+        ],
+    )
+    def test_gitlab_data_view_for_the_gprd_indices(self, index: str) -> None:
+        """The gprd pattern, its rollover alias and the two-spelling default open GitLab's
+        data view on log.gprd.gitlab.net."""
+        target = link_target(kibana_url=GITLAB + "/", index=index, data_view=None)
+        assert target.data_view == GPRD_VIEW
+        assert target.note.startswith(
+            f"the Kibana links open GitLab's data view for pubsub-mlops-inf-gprd-* ({GPRD_VIEW}), "
+            "which covers the current indices"
+        )
+
+    def test_default_index_says_what_the_gprod_spelling_is(self) -> None:
+        """For the two-spelling default, the note says the gprod spelling has no current index."""
+        target = link_target(
+            kibana_url=GITLAB,
+            index="pubsub-mlops-inf-gprd-*,pubsub-mlops-inf-gprod-*",
+            data_view=None,
+        )
+        assert target.note.endswith(
+            "; pubsub-mlops-inf-gprod-* is an older spelling that no current index has"
+        )
+
+    @pytest.mark.parametrize(
+        ("kibana_url", "index"),
+        [
+            (GITLAB, "pubsub-mlops-inf-gprod-*"),
+            (GITLAB, "pubsub-mlops-inf-gprd-*,logs-*"),
+            (GITLAB, "logs-*"),
+            ("https://kibana.example", "pubsub-mlops-inf-gprd-*"),
+        ],
+    )
+    def test_no_known_data_view_means_esql(self, kibana_url: str, index: str) -> None:
+        """An index the known data view does not wholly show, or another Kibana, gets ES|QL."""
+        target = link_target(kibana_url=kibana_url, index=index, data_view=None)
+        assert target.data_view is None
+        assert target.note == (
+            f"no Kibana data view is known for {index} on {kibana_url}: the links open "
+            'Discover in ES|QL mode with the same query; give data_view="<id>" for a data '
+            "view link"
+        )
+
+    def test_given_data_view_wins(self) -> None:
+        """A data view id given is used whatever the index."""
+        assert link_target(kibana_url=GITLAB, index="logs-*", data_view="abc").data_view == "abc"
+
+    def test_known_ids_come_from_gitlab(self) -> None:
+        """The one known data view is GitLab's mlops view on log.gprd.gitlab.net."""
+        assert [(view.kibana_url, view.pattern, view.id) for view in KNOWN_DATA_VIEWS] == [
+            (GITLAB, "pubsub-mlops-inf-gprd-*", GPRD_VIEW)
+        ]

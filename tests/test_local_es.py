@@ -1,4 +1,5 @@
-"""scripts/local-es --cluster: the commands a person runs to try losing a node."""
+"""scripts/local-es: the commands a person runs to try losing a node, and to load records into
+an index shaped like production's."""
 
 from __future__ import annotations
 
@@ -10,12 +11,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from elasticsearch import Elasticsearch
 
 import esnode
 import failover_verify as fv
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCAL_ES = ROOT / "scripts" / "local-es"
+FIXTURE = ROOT / "fixtures" / "incident-2026-11.ndjson"
 
 
 def local_es(*argv: str) -> subprocess.CompletedProcess[str]:
@@ -76,3 +79,48 @@ class TestLocalCluster:
         assert stopped_all.returncode == 0
         assert not (cache / f"local-cluster-{name}.json").exists()
         assert not list((cache / "nodes").glob(f"es*-{name}-*"))
+
+
+class TestLoadFixture:
+    def test_production_shape_and_every_record(
+        self, es_url: str, es_client: Elasticsearch, es_index: str
+    ) -> None:
+        """load-fixture creates <alias>-000001 in GitLab's shape behind a write alias, loads
+        every hit with its id, and the node then counts what the file holds."""
+        alias = f"{es_index}-gprd"
+        loaded = local_es("load-fixture", str(FIXTURE), "--alias", alias, "--url", es_url)
+        assert loaded.returncode == 0, loaded.stderr
+        assert loaded.stdout.strip().splitlines()[-1] == alias
+        assert f"loaded 3,572 records from {FIXTURE} into {alias}" in loaded.stderr
+        first = f"{alias}-000001"
+        assert es_client.indices.get_alias(index=alias).body == {
+            first: {"aliases": {alias: {"is_write_index": True}}}
+        }
+        settings = es_client.indices.get_settings(index=first)[first]["settings"]["index"]
+        assert (settings["refresh_interval"], settings["mapping"]["ignore_malformed"]) == (
+            "30s",
+            "true",
+        )
+        payload = es_client.indices.get_mapping(index=first)[first]["mappings"]["properties"][
+            "json"
+        ]["properties"]["jsonPayload"]["properties"]
+        assert payload["logger"] == {"type": "text"}
+        assert es_client.count(index=alias)["count"] == 3572
+        assert es_client.get(index=alias, id="2026-11-000002")["found"]
+        since, until = "2026-11-24T13:00Z", "2026-11-24T15:31Z"
+        online = fv.verify(es_client, since=since, until=until, index=alias)
+        offline = fv.verify_hits(fv.read_ndjson(FIXTURE), since=since, until=until)
+        assert {name: (f.verdict, f.total) for name, f in online.features.items()} == {
+            name: (f.verdict, f.total) for name, f in offline.features.items()
+        }
+        again = local_es("create-index", "--alias", alias, "--url", es_url)
+        assert again.returncode == 0
+        assert f"the alias {alias} exists already" in again.stderr
+
+    def test_unreadable_file(self, tmp_path: Path, es_url: str, es_index: str) -> None:
+        """A line that is not JSON stops the load with its line number, exit 1."""
+        broken = tmp_path / "broken.ndjson"
+        broken.write_text('{"_id": "a", "_source": {}}\nnot json\n')
+        done = local_es("load-fixture", str(broken), "--alias", f"{es_index}-x", "--url", es_url)
+        assert done.returncode == 1
+        assert f"{broken}:2 is not JSON" in done.stderr

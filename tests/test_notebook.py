@@ -25,7 +25,7 @@ from matplotlib.figure import Figure
 
 import failover_verify as fv
 import gateway_logs as gl
-from esdata import completions, generations, index_documents
+from esdata import completions, generations, index_gateway_records
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = ROOT / "fixtures" / "incident-2026-01.ndjson"
@@ -140,7 +140,7 @@ def failover_report(incident_hits: list[dict[str, Any]]) -> fv.Report:
 class TestServerTimeline:
     def test_bucket_counts_and_switches(self, es_client: Elasticsearch, es_index: str) -> None:
         """The node's per-minute counts, states and switch times are exactly the indexed ones."""
-        index_documents(es_client, f"{es_index}-a", _known_incident())
+        index_gateway_records(es_client, f"{es_index}-a", _known_incident())
         timeline = fv.timeline(
             es_client,
             since=T0,
@@ -168,7 +168,7 @@ class TestServerTimeline:
     def test_same_as_offline(self, es_client: Elasticsearch, es_index: str) -> None:
         """The server-side timeline equals the one built from the same documents as hits."""
         documents = _known_incident()
-        index_documents(es_client, f"{es_index}-a", documents)
+        index_gateway_records(es_client, f"{es_index}-a", documents)
         since, until = T0 - 5 * MINUTE, T0 + 30 * MINUTE
         online = fv.timeline(
             es_client, since=since, until=until, interval="1m", index=f"{es_index}*"

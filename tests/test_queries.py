@@ -6,7 +6,7 @@ from typing import Any
 
 from failover_verify._mapping import plan_fields
 from failover_verify._policy import Policy
-from failover_verify._queries import all_field_names, kql, signal_search
+from failover_verify._queries import all_field_names, esql, kql, signal_search
 from failover_verify._signals import SIGNALS, Condition, Signal
 from failover_verify._window import parse_window
 
@@ -174,3 +174,38 @@ class TestKql:
     def test_window_instants_round_trip(self) -> None:
         """The window sent is exactly the window asked for."""
         assert WINDOW.start == datetime(2026, 1, 21, 10, tzinfo=UTC)
+
+
+class TestEsql:
+    def test_runbook_query(self) -> None:
+        """The ES|QL form names the indices, the window on the time field and the filters."""
+        conditions = feature_conditions("generation", Policy.default())
+        assert esql(
+            conditions, index="pubsub-mlops-inf-gprod-*", time_field="@timestamp", window=WINDOW
+        ) == (
+            "FROM pubsub-mlops-inf-gprod-* | WHERE "
+            '@timestamp >= TO_DATETIME("2026-01-21T10:00:00.000Z") AND '
+            '@timestamp < TO_DATETIME("2026-01-21T11:00:00.000Z") AND '
+            'json.jsonPayload.message == "Returning prompt from the registry" AND '
+            '(json.jsonPayload.prompt_id == "code_suggestions/generations" OR '
+            'STARTS_WITH(json.jsonPayload.prompt_id, "code_suggestions/generations/")) '
+            "| SORT @timestamp DESC"
+        )
+
+    def test_escaping(self) -> None:
+        """Quotes, backslashes and line breaks in values are escaped; odd field names are
+        quoted with backticks; index entries outside ES|QL's bare form are quoted."""
+        window = parse_window("2026-01-21T10:00:00.25Z", "2026-01-21T10:00:01Z")
+        expression = esql(
+            [Condition("f", ('a "b" \\ c\nd',)), Condition("odd-name.x", ("1", "2"))],
+            index="far:logs-*, we ird,-logs-old*",
+            time_field="json.timestamp",
+            window=window,
+        )
+        assert expression == (
+            'FROM far:logs-*,"we ird",-logs-old* | WHERE '
+            'json.timestamp >= TO_DATETIME("2026-01-21T10:00:00.250Z") AND '
+            'json.timestamp < TO_DATETIME("2026-01-21T10:00:01.000Z") AND '
+            'f == "a \\"b\\" \\\\ c\\nd" AND `odd-name.x` IN ("1", "2") '
+            "| SORT json.timestamp DESC"
+        )

@@ -10,13 +10,15 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
+import prison
 import pytest
-from elasticsearch import Elasticsearch, helpers
+from elasticsearch import Elasticsearch
 
 import failover_verify as fv
 import gateway_logs as gl
-from esdata import index_documents, spread
+from esdata import index_gateway_records, load_fixture, spread
 from failover_verify._cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,6 +27,7 @@ ERA = gl.ERAS["2026-11"]
 START = ERA.start
 FLIP = START + timedelta(minutes=gl.FLIP)
 T0 = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
+GPRD_DATA_VIEW = "8cd9c4c0-f0a7-11ed-a017-0d32180b1390"
 
 
 def _hits() -> list[dict[str, Any]]:
@@ -32,11 +35,8 @@ def _hits() -> list[dict[str, Any]]:
 
 
 def _load(client: Elasticsearch, prefix: str) -> None:
-    actions = (
-        {"_index": f"{prefix}-{hit['_index']}", "_id": hit["_id"], "_source": hit["_source"]}
-        for hit in _hits()
-    )
-    helpers.bulk(client, actions, refresh="wait_for")
+    # Into a production-shaped index behind the alias <prefix>-gprd, as local-es loads it.
+    assert load_fixture(client, TODAY, f"{prefix}-gprd") == len(_hits())
 
 
 def _raw(hits: list[dict[str, Any]], since: datetime, until: datetime) -> dict[str, int]:
@@ -170,7 +170,7 @@ class TestSignalsAlone:
     def test_registry_only_completions(self, es_client: Elasticsearch, es_index: str) -> None:
         """Without expanded logging, registry records alone decide completion: not no data."""
         moments = list(spread(T0, 10, 40))
-        index_documents(es_client, f"{es_index}-a", _completion_registry(moments, "failover"))
+        index_gateway_records(es_client, f"{es_index}-a", _completion_registry(moments, "failover"))
         report = fv.verify(
             es_client, since=T0, until=T0 + timedelta(minutes=11), index=f"{es_index}-*"
         )
@@ -189,7 +189,7 @@ class TestSignalsAlone:
         documents = _served(moments, "complete_code", "primary") + _served(
             moments, "generate_code", "failover"
         )
-        index_documents(es_client, f"{es_index}-a", documents)
+        index_gateway_records(es_client, f"{es_index}-a", documents)
         report = fv.verify(
             es_client, since=T0, until=T0 + timedelta(minutes=11), index=f"{es_index}-*"
         )
@@ -205,7 +205,7 @@ class TestSignalsAlone:
         moments = list(spread(T0, 10, 30))
         documents = _served(moments, "complete_code", "primary")
         documents += _completion_registry(moments, "failover")
-        index_documents(es_client, f"{es_index}-a", documents)
+        index_gateway_records(es_client, f"{es_index}-a", documents)
         report = fv.verify(
             es_client, since=T0, until=T0 + timedelta(minutes=11), index=f"{es_index}-*"
         )
@@ -218,16 +218,20 @@ class TestSignalsAlone:
 class TestDefaultIndex:
     @pytest.fixture
     def gprd_index(self, es_client: Elasticsearch) -> Iterator[str]:
+        """A rollover alias whose indices the default pattern matches, removed afterwards."""
         name = f"pubsub-mlops-inf-gprd-test-{uuid.uuid4().hex[:8]}"
         yield name
-        es_client.indices.delete(index=name, ignore_unavailable=True)
+        # By name: wildcard deletes are refused (action.destructive_requires_name).
+        indices = list(es_client.indices.get(index=f"{name}-*", expand_wildcards="all"))
+        if indices:
+            es_client.indices.delete(index=",".join(indices))
 
     def test_finds_gprd_without_index(
         self, es_url: str, es_client: Elasticsearch, gprd_index: str
     ) -> None:
         """With no --index, records in a pubsub-mlops-inf-gprd-* index are found and counted."""
         moments = list(spread(T0, 10, 25))
-        index_documents(es_client, gprd_index, _served(moments, "complete_code", "failover"))
+        index_gateway_records(es_client, gprd_index, _served(moments, "complete_code", "failover"))
         out, err = io.StringIO(), io.StringIO()
         code = main(
             [
@@ -248,4 +252,8 @@ class TestDefaultIndex:
         assert code == 0, err.getvalue()
         assert report["index"] == "pubsub-mlops-inf-gprd-*,pubsub-mlops-inf-gprod-*"
         assert report["features"]["completion"]["signals"]["served"]["total"] == 25
+        # Its Kibana link opens GitLab's data view for the gprd indices, by id.
+        fragment = urlsplit(report["features"]["completion"]["kibana_url"]).fragment[2:]
+        state = dict(part.split("=", 1) for part in fragment.split("&"))
+        assert prison.loads(unquote(state["_a"]))["index"] == GPRD_DATA_VIEW
         assert report["features"]["completion"]["verdict"] == "failover"

@@ -1,4 +1,8 @@
-"""Verification against the real test node: verdicts, windows, mappings, partial results."""
+"""Verification against the real test node: verdicts, windows, mappings, partial results.
+
+Gateway records go into indices of GitLab's production shape (rollover indices behind a write
+alias, the real mapping and settings) unless a test is about another mapping.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +21,10 @@ from esdata import (
     create_index,
     generations,
     index_documents,
+    index_gateway_records,
+    rollover,
     spread,
+    timed,
 )
 from failover_verify import (
     ConnectionSettings,
@@ -35,6 +42,9 @@ from failover_verify import (
 from faultproxy import Fault, FaultProxy
 
 T0 = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)
+# Served records carry their model fields since 2026-07; the 2026-11 era has them.
+TODAY = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
+SERVED = gl.ERAS["2026-11"].served or {}
 
 
 def _run(
@@ -50,7 +60,7 @@ def _verdicts(report: Report) -> dict[str, str]:
 class TestVerdicts:
     def test_failover_only(self, es_client: Elasticsearch, es_index: str) -> None:
         """All records on the failover provider give `failover` for both features."""
-        index_documents(
+        index_gateway_records(
             es_client,
             f"{es_index}-a",
             completions(T0, 30, 60, "failover") + generations(T0, 30, 40, "failover"),
@@ -72,7 +82,7 @@ class TestVerdicts:
 
     def test_primary_only(self, es_client: Elasticsearch, es_index: str) -> None:
         """All records on primaries give `primary`, with first and last seen times."""
-        index_documents(
+        index_gateway_records(
             es_client,
             f"{es_index}-a",
             completions(T0, 30, 60, "primary") + generations(T0, 30, 40, "primary"),
@@ -88,7 +98,7 @@ class TestVerdicts:
     def test_switch_inside_window_then_after(self, es_client: Elasticsearch, es_index: str) -> None:
         """A flip inside the window is `mixed`; a window after the flip is `failover`."""
         flip = T0 + timedelta(minutes=20)
-        index_documents(
+        index_gateway_records(
             es_client,
             f"{es_index}-a",
             completions(T0, 20, 40, "primary")
@@ -110,13 +120,13 @@ class TestVerdicts:
 
     def test_no_data(self, es_client: Elasticsearch, es_index: str) -> None:
         """A window with no records is `no_data`, not primary."""
-        index_documents(es_client, f"{es_index}-a", completions(T0, 10, 30, "primary"))
+        index_gateway_records(es_client, f"{es_index}-a", completions(T0, 10, 30, "primary"))
         report = _run(es_client, es_index, T0 + timedelta(hours=1), T0 + timedelta(hours=2))
         assert _verdicts(report) == {"completion": "no_data", "generation": "no_data"}
 
     def test_too_few_records(self, es_client: Elasticsearch, es_index: str) -> None:
         """Fewer records than the minimum count give `inconclusive`, with the count."""
-        index_documents(es_client, f"{es_index}-a", completions(T0, 10, 5, "failover"))
+        index_gateway_records(es_client, f"{es_index}-a", completions(T0, 10, 5, "failover"))
         report = _run(es_client, es_index, T0, T0 + timedelta(minutes=10), features=["completion"])
         completion = report.features["completion"]
         assert completion.verdict == "inconclusive"
@@ -132,7 +142,7 @@ class TestVerdicts:
         at_end = gl.completion_doc(end, "vertex-ai", "x", random.Random(1))
         at_end["@timestamp"] = end.isoformat()
         documents.append(at_end)
-        index_documents(es_client, f"{es_index}-a", documents)
+        index_gateway_records(es_client, f"{es_index}-a", documents)
         report = _run(es_client, es_index, T0, end, features=["completion"])
         completion = report.features["completion"]
         assert (completion.verdict, completion.total, completion.primary) == ("failover", 30, 0)
@@ -156,7 +166,7 @@ class TestVerdicts:
             )
             for moment in spread(T0, 10, 20)
         ]
-        index_documents(
+        index_gateway_records(
             es_client,
             f"{es_index}-a",
             noise + completions(T0, 10, 25, "primary") + generations(T0, 10, 25, "failover"),
@@ -172,6 +182,229 @@ class TestVerdicts:
         assert completion.agreement == "disagree"
         assert completion.reason.startswith("the signals disagree: registry says failover")
         assert _verdicts(report) == {"completion": "inconclusive", "generation": "failover"}
+
+
+class TestProductionShape:
+    @pytest.mark.parametrize("through", ["alias", "pattern"])
+    def test_rollover_in_the_middle_of_a_window(
+        self, es_client: Elasticsearch, es_index: str, through: str
+    ) -> None:
+        """Records on both sides of a rollover count as one window, through the write alias
+        and through the index pattern: exact counts, both indices named in the evidence."""
+        alias = f"{es_index}-gprd"
+        flip = T0 + timedelta(minutes=20)
+        index_gateway_records(
+            es_client,
+            alias,
+            completions(T0, 20, 40, "primary") + generations(T0, 20, 30, "primary"),
+        )
+        second = rollover(es_client, alias)
+        index_gateway_records(
+            es_client,
+            alias,
+            completions(flip, 20, 40, "failover", seed=3)
+            + generations(flip, 20, 30, "failover", seed=4),
+        )
+        first = f"{alias}-000001"
+        assert second == f"{alias}-000002"
+        verifier = Verifier(es_client, index=alias if through == "alias" else f"{alias}-*")
+        across = verifier.verify(T0 + timedelta(minutes=10), T0 + timedelta(minutes=30))
+        completion, generation = across.features["completion"], across.features["generation"]
+        assert _verdicts(across) == {"completion": "mixed", "generation": "mixed"}
+        assert (completion.primary, completion.failover, completion.total) == (20, 20, 40)
+        assert (generation.primary, generation.failover, generation.total) == (15, 15, 30)
+        assert {sample.role: sample.index for sample in completion.samples} == {
+            "primary": first,
+            "failover": second,
+        }
+        assert completion.complete
+        assert completion.failed_indices == []
+        after = verifier.verify(flip + timedelta(minutes=2), T0 + timedelta(minutes=41))
+        assert _verdicts(after) == {"completion": "failover", "generation": "failover"}
+        assert after.features["completion"].total == 36
+        whole = verifier.verify(T0, T0 + timedelta(minutes=41))
+        assert (whole.features["completion"].primary, whole.features["completion"].failover) == (
+            40,
+            40,
+        )
+        delay = verifier.ingest_delay()
+        assert (delay.setting, delay.slowest) == ("30s", (first, second))
+
+    def test_malformed_values_are_dropped_records_kept(
+        self, es_client: Elasticsearch, es_index: str
+    ) -> None:
+        """ignore_malformed drops a wrong-typed value and keeps its record: the record is
+        counted by the fields it still has; with its time field dropped it falls in no window
+        on that field, and the other time field still places it."""
+        engine, model = SERVED["complete_code"][1]
+        rng = random.Random(21)
+        documents = []
+        for number, moment in enumerate(spread(TODAY, 10, 30)):
+            document = timed(
+                gl.served_doc(moment, "complete_code", engine, model, rng),
+                ingest=moment + timedelta(seconds=1),
+                logged=moment,
+            )
+            payload = document["json"]["jsonPayload"]
+            if number % 3 == 0:
+                payload["duration_s"] = "slow"  # float in the mapping
+            elif number % 3 == 1:
+                payload["timestamp"] = "not a date"
+            else:
+                document["@timestamp"] = "yesterday"
+            documents.append(document)
+        alias = f"{es_index}-gprd"
+        index_gateway_records(es_client, alias, documents)
+        dropped = {
+            field: es_client.count(index=alias, query={"term": {"_ignored": field}})["count"]
+            for field in ("json.jsonPayload.duration_s", "json.jsonPayload.timestamp", "@timestamp")
+        }
+        assert dropped == {
+            "json.jsonPayload.duration_s": 10,
+            "json.jsonPayload.timestamp": 10,
+            "@timestamp": 10,
+        }
+        assert es_client.count(index=alias)["count"] == 30
+        end = TODAY + timedelta(minutes=11)
+        served = {
+            time_field: verify(
+                es_client,
+                since=TODAY,
+                until=end,
+                index=alias,
+                features=["completion"],
+                time_field=time_field,
+                min_count=10,
+            ).features["completion"]
+            for time_field in ("@timestamp", "json.timestamp", "json.jsonPayload.timestamp")
+        }
+        assert {name: (f.verdict, f.total, f.failover) for name, f in served.items()} == {
+            "@timestamp": ("failover", 20, 20),
+            "json.timestamp": ("failover", 30, 30),
+            "json.jsonPayload.timestamp": ("failover", 20, 20),
+        }
+        assert served["@timestamp"].by_model == {model: 20}
+        assert served["@timestamp"].errors_by_model[model].calls == 20
+        # The evidence shows what the log said: _source keeps the dropped value. The latest
+        # record counted (number 28) is one whose own timestamp was malformed.
+        samples = served["@timestamp"].signals["served"].samples
+        assert [sample.fields["json.jsonPayload.timestamp"] for sample in samples] == ["not a date"]
+
+    def test_time_fields_on_the_real_mapping(self, es_client: Elasticsearch, es_index: str) -> None:
+        """json.timestamp (the log's time, 1 s before @timestamp here) decides the window when
+        chosen: a record logged just before the start but ingested after it counts only on
+        @timestamp, one logged just before the end but ingested after it only on
+        json.timestamp."""
+        rng = random.Random(22)
+        documents = []
+        for number in range(31):
+            logged = T0 - timedelta(milliseconds=500) + timedelta(seconds=10) * number
+            role = ("vertex-ai", "codestral-2501") if number == 0 else ("anthropic", "claude")
+            documents.append(
+                timed(
+                    gl.completion_doc(logged, *role, rng),
+                    ingest=logged + timedelta(seconds=1),
+                    logged=logged,
+                )
+            )
+        index_gateway_records(es_client, f"{es_index}-gprd", documents)
+        counted = {
+            time_field: verify(
+                es_client,
+                since=T0,
+                until=T0 + timedelta(minutes=5),
+                index=f"{es_index}-gprd",
+                features=["completion"],
+                time_field=time_field,
+                min_count=1,
+            )
+            for time_field in ("@timestamp", "json.timestamp")
+        }
+        summary = {
+            name: (report.time_field, feature.primary, feature.failover)
+            for name, report in counted.items()
+            for feature in [report.features["completion"]]
+        }
+        assert summary == {
+            "@timestamp": ("@timestamp", 1, 29),
+            "json.timestamp": ("json.timestamp", 0, 30),
+        }
+        assert "time field: json.timestamp (the log entry's own time)" in str(
+            counted["json.timestamp"]
+        )
+
+
+class TestIngestDelay:
+    def test_unrefreshed_tail_is_pending_not_absent(
+        self, es_client: Elasticsearch, es_index: str
+    ) -> None:
+        """Records written into a 30 s-refresh index without a refresh are not counted as
+        absent traffic: the window ends 35 s before now, where every record is searchable,
+        and says so; until="now" keeps the whole window and says its tail may be incomplete."""
+        alias = f"{es_index}-gprd"
+        now = T0 + timedelta(minutes=10)
+        rng = random.Random(23)
+        documents = [
+            timed(
+                gl.completion_doc(T0 + timedelta(seconds=10 * n), "anthropic", "claude", rng),
+                ingest=T0 + timedelta(seconds=10 * n),
+                logged=T0 + timedelta(seconds=10 * n),
+            )
+            for n in range(60)
+        ]
+        # 14:09:30 onwards arrived within the last refresh interval: written, not searchable.
+        index_gateway_records(es_client, alias, documents[:57])
+        index_gateway_records(es_client, alias, documents[57:], refresh=False)
+        verifier = Verifier(es_client, index=alias)
+        cut = verifier.verify("10m", features=["completion"], now=now)
+        edge = datetime(2026, 3, 2, 14, 9, 25, tzinfo=UTC)
+        assert (cut.window.start, cut.window.end) == (T0, edge)
+        assert (cut.window.requested_end, cut.window.searchable_until) == (now, edge)
+        # Every record of the window it reports on is counted.
+        assert cut.features["completion"].total == 57
+        assert cut.notes == [
+            (
+                "the window ends at 2026-03-02T14:09:25Z, not 2026-03-02T14:10:00Z: later "
+                f"records may not be searchable yet (refresh_interval 30s of {alias}-000001, "
+                'plus 5 s for the pipeline); give until="now" to count them as far as they are'
+            )
+        ]
+        assert cut.to_json_dict()["window"]["requested_to"] == "2026-03-02T14:10:00Z"
+        kept = verifier.verify("10m", "now", features=["completion"], now=now)
+        tail = {"range": {"@timestamp": {"gte": "2026-03-02T14:09:30Z"}}}
+        # The test's premise: the index has not refreshed on its own (every 30 s) meanwhile.
+        assert es_client.count(index=alias, query=tail)["count"] == 0
+        assert (kept.window.end, kept.window.requested_end) == (now, None)
+        assert kept.window.searchable_until == edge
+        assert kept.features["completion"].total == 57
+        assert kept.notes == [
+            (
+                "records after 2026-03-02T14:09:25Z may not be searchable yet (refresh_interval "
+                f"30s of {alias}-000001, plus 5 s for the pipeline): the last 35 s of the "
+                "window may be incomplete"
+            )
+        ]
+        es_client.indices.refresh(index=alias)
+        refreshed = verifier.verify("10m", "now", features=["completion"], now=now)
+        assert refreshed.features["completion"].total == 60
+        # The settings were read once, with the field plan: one msearch per later report.
+        assert (cut.requests, kept.requests, refreshed.requests) == (3, 1, 1)
+
+    def test_past_windows_are_not_cut(self, es_client: Elasticsearch, es_index: str) -> None:
+        """A window that ended before the ingest delay is read whole, without a note; one that
+        ended over an hour ago costs no settings request at all."""
+        index_gateway_records(es_client, f"{es_index}-gprd", completions(T0, 10, 30, "failover"))
+        end = T0 + timedelta(minutes=11)
+        reports = [
+            verify(es_client, since=T0, until=end, index=f"{es_index}-gprd", now=now)
+            for now in (end + timedelta(seconds=35), end + timedelta(hours=1))
+        ]
+        for report in reports:
+            assert (report.window.end, report.window.requested_end) == (end, None)
+            assert report.notes == []
+            assert report.features["completion"].total == 30
+        # Field mappings, refresh intervals (only when the window is recent), one msearch.
+        assert [report.requests for report in reports] == [3, 2]
 
 
 class TestDocumentShapesAndMappings:
@@ -214,7 +447,7 @@ class TestDocumentShapesAndMappings:
             gl.completion_doc(m, None, None, rng, include_provider=False) for m in moments[10:20]
         ]
         documents += [gl.completion_doc(m, "openai", "gpt-x", rng) for m in moments[20:]]
-        index_documents(es_client, f"{es_index}-a", documents)
+        index_gateway_records(es_client, f"{es_index}-a", documents)
         completion = _run(es_client, es_index, T0, T0 + timedelta(minutes=10)).features[
             "completion"
         ]
@@ -230,7 +463,7 @@ class TestDocumentShapesAndMappings:
             gl.registry_doc(moment, "code_suggestions/generations", "9.9.9", rng)
             for moment in spread(T0, 10, 30)
         ]
-        index_documents(es_client, f"{es_index}-a", documents)
+        index_gateway_records(es_client, f"{es_index}-a", documents)
         generation = _run(es_client, es_index, T0, T0 + timedelta(minutes=10)).features[
             "generation"
         ]
@@ -261,13 +494,13 @@ class TestPreflightAndPartialResults:
 
     def test_time_field_checked(self, es_client: Elasticsearch, es_index: str) -> None:
         """A time field that does not exist is named."""
-        index_documents(es_client, f"{es_index}-a", completions(T0, 10, 30, "failover"))
+        index_gateway_records(es_client, f"{es_index}-a", completions(T0, 10, 30, "failover"))
         report = _run(es_client, es_index, T0, T0 + timedelta(minutes=10), time_field="event_time")
         assert "the time field event_time is not mapped" in report.features["completion"].reason
 
     def test_event_time_field(self, es_client: Elasticsearch, es_index: str) -> None:
         """The window can be applied to the event time instead of the ingest time."""
-        index_documents(es_client, f"{es_index}-a", completions(T0, 10, 30, "failover"))
+        index_gateway_records(es_client, f"{es_index}-a", completions(T0, 10, 30, "failover"))
         report = _run(
             es_client,
             es_index,
@@ -342,7 +575,7 @@ class TestPreflightAndPartialResults:
         self, es_url: str, es_client: Elasticsearch, es_index: str
     ) -> None:
         """A search the server reports as timed out gives inconclusive, never a verdict."""
-        index_documents(es_client, f"{es_index}-a", completions(T0, 10, 30, "failover"))
+        index_gateway_records(es_client, f"{es_index}-a", completions(T0, 10, 30, "failover"))
 
         def timed_out(body: dict[str, Any]) -> dict[str, Any]:
             for item in body["responses"]:
@@ -419,7 +652,7 @@ class TestPinnedEdges:
             gl.completion_doc(moment, "anthropic", f"claude-{number:04d}", rng)
             for number, moment in enumerate(moments)
         ]
-        index_documents(es_client, f"{es_index}-a", documents)
+        index_gateway_records(es_client, f"{es_index}-a", documents)
         # Ingest lags the event by up to 4 s: the window leaves room for the last records.
         report = _run(es_client, es_index, T0, T0 + timedelta(minutes=11), features=["completion"])
         completion = report.features["completion"]
@@ -437,7 +670,7 @@ class TestPinnedEdges:
     ) -> None:
         """The threshold given decides: 85% failover is failover at 0.85, mixed at 0.86."""
         documents = completions(T0, 10, 85, "failover") + completions(T0, 10, 15, "primary", seed=4)
-        index_documents(es_client, f"{es_index}-a", documents)
+        index_gateway_records(es_client, f"{es_index}-a", documents)
         report = _run(
             es_client,
             es_index,
@@ -457,7 +690,7 @@ class TestPinnedEdges:
             document["@timestamp"] = moment.isoformat()
             document["json"]["jsonPayload"]["timestamp"] = (moment - timedelta(hours=1)).isoformat()
             documents.append(document)
-        index_documents(es_client, f"{es_index}-a", documents)
+        index_gateway_records(es_client, f"{es_index}-a", documents)
         hour = timedelta(hours=1)
         by_event = _run(
             es_client,
@@ -547,7 +780,7 @@ class TestLibrarySurface:
         self, es_client: Elasticsearch, es_index: str
     ) -> None:
         """Verifier.verify takes since/until as strings, datetimes or a TimeWindow, alike."""
-        index_documents(es_client, f"{es_index}-a", completions(T0, 10, 30, "failover"))
+        index_gateway_records(es_client, f"{es_index}-a", completions(T0, 10, 30, "failover"))
         verifier = Verifier(es_client, index=f"{es_index}*")
         end = T0 + timedelta(minutes=11)
         by_datetimes = verifier.verify(T0, end, features=["completion"])
@@ -563,7 +796,7 @@ class TestLibrarySurface:
     def test_export_hits_is_public(self, es_client: Elasticsearch, es_index: str) -> None:
         """fv.export_hits streams what a verification counts, without users' code."""
         documents = completions(T0, 10, 30, "failover") + generations(T0, 10, 12, "primary")
-        index_documents(es_client, f"{es_index}-a", documents)
+        index_gateway_records(es_client, f"{es_index}-a", documents)
         totals: list[int] = []
         hits = list(
             export_hits(

@@ -31,6 +31,7 @@ from failover_verify._export import export_hits
 from failover_verify._flags import INCIDENT_FLAGS, FlagReading, FlagState
 from failover_verify._gitlab import read_flags
 from failover_verify._history import HISTORY_MAPPING, Recorded, record_report
+from failover_verify._ingest import IngestDelay
 from failover_verify._offline import timeline_hits, verify_hits
 from failover_verify._policy import Policy, Rule
 from failover_verify._prometheus import metrics_text, write_metrics
@@ -85,6 +86,7 @@ __all__ = [
     "FlagReading",
     "FlagState",
     "GitLabError",
+    "IngestDelay",
     "ParseProblem",
     "ParseSummary",
     "Policy",

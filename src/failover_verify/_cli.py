@@ -46,7 +46,7 @@ from failover_verify._jobs_cli import (
     render_flags,
     report_json,
 )
-from failover_verify._kibana import DEFAULT_KIBANA_URL
+from failover_verify._kibana import DEFAULT_KIBANA_URL, link_target
 from failover_verify._offline import verify_hits
 from failover_verify._policy import Policy
 from failover_verify._queries import DEFAULT_INDEX
@@ -102,6 +102,7 @@ _FLAGS: Final = {
     "request_timeout": "--request-timeout",
     "ca_certs": "--ca-certs",
     "retries": "--retries",
+    "data_view": "--data-view",
 }
 _PARAMETER = re.compile(r"\b(" + "|".join(_FLAGS) + r")=(?=[\s'\"(),;]|$)")
 
@@ -233,7 +234,12 @@ def _option_groups() -> dict[str, _Parser]:
         metavar="TIME",
         help="start: 15m, 2h, now-30m, or an absolute time (default 15m)",
     )
-    group.add_argument("--until", metavar="TIME", help="end, in the same forms (default now)")
+    group.add_argument(
+        "--until",
+        metavar="TIME",
+        help="end, in the same forms (default now; status ends where records are surely "
+        "searchable unless given 'now' exactly)",
+    )
 
     query = _Parser(add_help=False)
     group = query.add_argument_group("what to read")
@@ -254,7 +260,8 @@ def _option_groups() -> dict[str, _Parser]:
         "--time-field",
         default=DEFAULT_TIME_FIELD,
         metavar="FIELD",
-        help=f"time field (default {DEFAULT_TIME_FIELD})",
+        help=f"time field: {DEFAULT_TIME_FIELD} (ingestion, the default), json.timestamp (the "
+        "log entry's own time, about 1 s earlier) or json.jsonPayload.timestamp",
     )
     group.add_argument("--policy", type=Path, metavar="FILE", help="classification policy (TOML)")
     group.add_argument(
@@ -298,7 +305,10 @@ def _option_groups() -> dict[str, _Parser]:
         help=f"(default {DEFAULT_KIBANA_URL})",
     )
     group.add_argument(
-        "--data-view", metavar="ID", help="Kibana data view id (default: the index pattern)"
+        "--data-view",
+        metavar="ID",
+        help="Kibana data view id (default: GitLab's data view for the gprd indices on "
+        "log.gprd.gitlab.net; links to other indices open Discover in ES|QL mode)",
     )
 
     connection = _Parser(add_help=False)
@@ -640,10 +650,12 @@ def _watch(ctx: _Context) -> int:
         now = ctx.now()
         polls += 1
         try:
+            # The window slides behind now by the ingest delay, so a tail still waiting for
+            # its index's refresh never reads as traffic that stopped.
             report = verifier.verify(
-                now - window_length,
-                now,
+                verifier.latest_window(window_length, now=now),
                 features=args.feature,
+                now=now,
                 refresh_plan=failure is not None,
             )
             failure = None
@@ -701,12 +713,14 @@ def _switch_times(
     now = ctx.now()
     unknown: dict[str, datetime | None] = dict.fromkeys(ctx.args.feature)
     try:
+        # Dated from searchable records only, as the polls were judged.
         timeline = verifier.timeline(
             since,
             now,
             interval=bucket,
             features=ctx.args.feature,
             min_bucket_count=1,
+            now=now,
         )
     except ElasticsearchError as exc:
         problem = f"could not read when the switch happened: {exc}"
@@ -798,16 +812,21 @@ def _export_to_file(
 def _link(ctx: _Context) -> int:
     args = ctx.args
     window = parse_window(args.since or "15m", args.until, now=ctx.now())
+    target = link_target(kibana_url=args.kibana_url, index=args.index, data_view=args.data_view)
     judge = Judge(
         policy=ctx.policy(),
         gateway=GatewayFacts.bundled(),
         threshold=DEFAULT_THRESHOLD,
         min_count=DEFAULT_MIN_COUNT,
         kibana_url=args.kibana_url,
-        data_view=args.data_view or args.index,
+        data_view=target.data_view,
+        index=args.index,
+        time_field=args.time_field,
     )
     for signal in chosen_signals(args.feature):
         ctx.console.print(f"{signal.id}: {judge.discover_url(signal, window)}")
+    # On stderr: stdout stays one "signal: URL" line per signal, for scripts.
+    ctx.console.error(f"note: {target.note}")
     return EXIT_OK
 
 

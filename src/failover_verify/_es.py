@@ -113,6 +113,24 @@ class Reader:
             ),
         )
 
+    def refresh_intervals(self, index: str) -> dict[str, Any]:
+        """Each matching index's ``refresh_interval``, set or default, in one small answer."""
+        return self._call(
+            "read the index settings",
+            lambda: self._client.indices.get_settings(
+                index=index,
+                name="index.refresh_interval",
+                include_defaults=True,
+                ignore_unavailable=True,
+                allow_no_indices=True,
+                expand_wildcards="open",
+                filter_path=[
+                    "*.settings.index.refresh_interval",
+                    "*.defaults.index.refresh_interval",
+                ],
+            ),
+        )
+
     def msearch(self, index: str, bodies: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """One round trip for several searches; each result is a response or an error item."""
         searches: list[Mapping[str, Any]] = []

@@ -27,6 +27,7 @@ __all__ = [
     "LEVEL",
     "LOCATION",
     "LOGGER",
+    "LOG_TIME",
     "MESSAGE",
     "MODEL_CLASS_PROVIDER",
     "MODEL_ENGINE",
@@ -56,7 +57,11 @@ __all__ = [
 PAYLOAD: Final = "json.jsonPayload"
 
 INGEST_TIME: Final = "@timestamp"
+"""Set when the record reaches Elasticsearch; the Kibana data view's time field."""
+LOG_TIME: Final = "json.timestamp"
+"""The Cloud Logging entry's own time, 0.75-1.1 s before ``@timestamp`` in production."""
 EVENT_TIME: Final = f"{PAYLOAD}.timestamp"
+"""When the gateway logged the event (structlog's timestamp)."""
 MESSAGE: Final = f"{PAYLOAD}.message"
 LOGGER: Final = f"{PAYLOAD}.logger"
 LEVEL: Final = f"{PAYLOAD}.level"

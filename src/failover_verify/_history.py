@@ -89,7 +89,15 @@ HISTORY_MAPPING: Final[dict[str, Any]] = {
         "source": _KEYWORD,
         "index": _KEYWORD,
         "time_field": _KEYWORD,
-        "window": {"properties": {"from": _DATE, "to": _DATE, "notes": _TEXT}},
+        "window": {
+            "properties": {
+                "from": _DATE,
+                "to": _DATE,
+                "requested_to": _DATE,
+                "searchable_until": _DATE,
+                "notes": _TEXT,
+            }
+        },
         "threshold": _DOUBLE,
         "min_count": _LONG,
         "policy": _KEYWORD,

@@ -16,7 +16,7 @@ from typing import Any, Final
 from failover_verify import _fields as f
 from failover_verify._exceptions import UsageError
 from failover_verify._gateway import GatewayFacts
-from failover_verify._kibana import DEFAULT_KIBANA_URL
+from failover_verify._kibana import DEFAULT_KIBANA_URL, link_target
 from failover_verify._policy import Policy
 from failover_verify._queries import DEFAULT_INDEX
 from failover_verify._records import ParseProblem, Record, parse_hit
@@ -47,7 +47,11 @@ from failover_verify._window import TimeWindow, parse_duration, parse_window
 __all__ = ["timeline_hits", "verify_hits"]
 
 MAX_PARSE_EXAMPLES: Final = 10
-_TIME_ATTRIBUTES: Final = {f.INGEST_TIME: "ingest_time", f.EVENT_TIME: "event_time"}
+_TIME_ATTRIBUTES: Final = {
+    f.INGEST_TIME: "ingest_time",
+    f.LOG_TIME: "log_time",
+    f.EVENT_TIME: "event_time",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,7 +150,7 @@ def _time_attribute(time_field: str) -> str:
     attribute = _TIME_ATTRIBUTES.get(time_field)
     if attribute is None:
         raise UsageError(
-            f"records read from a file can be windowed by {' or '.join(_TIME_ATTRIBUTES)}, "
+            f"records read from a file can be windowed by {', '.join(_TIME_ATTRIBUTES)}, "
             f"not time_field={time_field!r}"
         )
     return attribute
@@ -231,7 +235,9 @@ def verify_hits(
         threshold=threshold,
         min_count=min_count,
         kibana_url=kibana_url,
-        data_view=data_view or index,
+        data_view=link_target(kibana_url=kibana_url, index=index, data_view=data_view).data_view,
+        index=index,
+        time_field=time_field,
     )
     by_feature: dict[Feature, list[SignalReport]] = {}
     for signal in signals:

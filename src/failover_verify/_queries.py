@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any, Final
 
 from elasticsearch.dsl import A, Q, Search
@@ -30,6 +31,7 @@ __all__ = [
     "TIMELINE_BUCKET",
     "TIMELINE_PAGE_SIZE",
     "all_field_names",
+    "esql",
     "evidence_fields",
     "held_counts_search",
     "kql",
@@ -280,3 +282,67 @@ def kql(conditions: Sequence[Condition]) -> str:
         joined = options[0] if len(options) == 1 else f"({' or '.join(options)})"
         parts.append(f"{condition.field}: {joined}")
     return " and ".join(parts)
+
+
+# An identifier part ES|QL reads without quotes; anything else is quoted with backticks.
+_ESQL_NAME_PART = re.compile(r"^(?:[A-Za-z][A-Za-z0-9_]*|[_@][A-Za-z0-9_]+)$")
+# Characters an index pattern may hold unquoted after FROM.
+_ESQL_SOURCE = re.compile(r"^-?[A-Za-z0-9_.*+-]+$")
+_ESQL_ESCAPES: Final = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _esql_string(value: str) -> str:
+    return '"' + "".join(_ESQL_ESCAPES.get(char, char) for char in value) + '"'
+
+
+def _esql_field(name: str) -> str:
+    if all(_ESQL_NAME_PART.match(part) for part in name.split(".")):
+        return name
+    return "`" + name.replace("`", "``") + "`"
+
+
+def _esql_source(index: str) -> str:
+    entries = []
+    for entry in (part.strip() for part in index.split(",")):
+        if not entry:
+            continue
+        cluster, _, pattern = entry.rpartition(":")
+        quoted = pattern if _ESQL_SOURCE.match(pattern) else _esql_string(pattern)
+        entries.append(f"{cluster}:{quoted}" if cluster else quoted)
+    return ",".join(entries)
+
+
+def _esql_instant(edge: datetime) -> str:
+    # TO_DATETIME reads exactly this form: milliseconds and a Z.
+    moment = edge.astimezone(UTC)
+    return _esql_string(
+        moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    )
+
+
+def esql(
+    conditions: Sequence[Condition], *, index: str, time_field: str, window: TimeWindow
+) -> str:
+    """The ES|QL form of a signal's filters over a window, for a Discover link without a data
+    view: ``FROM <index> | WHERE <time range> AND <conditions> | SORT <time> DESC``.
+
+    Values are ES|QL string literals (escaped), field names identifiers (quoted when needed),
+    and the time range is part of the query, so it selects the same records as the search.
+    """
+    time = _esql_field(time_field)
+    clauses = [
+        f"{time} >= TO_DATETIME({_esql_instant(window.start)})",
+        f"{time} < TO_DATETIME({_esql_instant(window.end)})",
+    ]
+    for condition in conditions:
+        field = _esql_field(condition.field)
+        values = [_esql_string(value) for value in condition.values]
+        options = [
+            f"{field} == {values[0]}" if len(values) == 1 else f"{field} IN ({', '.join(values)})"
+        ]
+        if condition.kind == "under":
+            options += [
+                f"STARTS_WITH({field}, {_esql_string(value + '/')})" for value in condition.values
+            ]
+        clauses.append(options[0] if len(options) == 1 else f"({' OR '.join(options)})")
+    return f"FROM {_esql_source(index)} | WHERE {' AND '.join(clauses)} | SORT {time} DESC"

@@ -65,6 +65,7 @@ FlagText = Annotated[str | None, BeforeValidator(_flag_text)]
 
 _COMMON: Final = {
     "ingest_time": f.INGEST_TIME,
+    "log_time": f.LOG_TIME,
     "event_time": f.EVENT_TIME,
     "logger": f.LOGGER,
     "level": f.LEVEL,
@@ -91,6 +92,9 @@ class _RecordBase(Model):
     index: str
     id: str
     ingest_time: AwareDatetime | None = Field(default=None, description="@timestamp, set at ingest")
+    log_time: AwareDatetime | None = Field(
+        default=None, description="json.timestamp, the log entry's own time"
+    )
     event_time: AwareDatetime | None = Field(
         default=None, description="json.jsonPayload.timestamp, when the gateway logged it"
     )

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Final
 
+from failover_verify import _fields as f
 from failover_verify._types import Role
 
 if TYPE_CHECKING:
@@ -31,6 +32,12 @@ _COLOURS: Final = {
     "dim": "2",
 }
 _TOP: Final = 4
+# What each time field a window can be read on means, shown beside its name.
+_TIME_FIELDS: Final = {
+    f.INGEST_TIME: "ingestion time",
+    f.LOG_TIME: "the log entry's own time",
+    f.EVENT_TIME: "the gateway's event time",
+}
 
 
 class Style:
@@ -50,6 +57,11 @@ def _time(moment: datetime | None) -> str:
     if moment is None:
         return "-"
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def _time_field(name: str) -> str:
+    meaning = _TIME_FIELDS.get(name)
+    return f"{name} ({meaning})" if meaning else name
 
 
 def _counts(counts: Mapping[str, int], total: int) -> str:
@@ -80,7 +92,8 @@ def render_report(report: Report, style: Style, *, expect: Role | None) -> str:
     lines = [
         style(f"{report.index}  {_time(report.window.start)} → {_time(report.window.end)}", "bold"),
         style(
-            f"source: {report.source} · policy: {report.policy} · registry: {report.registry}",
+            f"source: {report.source} · time field: {_time_field(report.time_field)} · "
+            f"policy: {report.policy} · registry: {report.registry}",
             "dim",
         ),
     ]

@@ -139,8 +139,14 @@ def count_with_slices(
     *,
     now: datetime,
     cache: SliceCache,
+    ingest_delay: timedelta = timedelta(0),
 ) -> dict[str, tuple[list[Group], Tally]]:
-    """Each signal's groups and tally in the window, asking only for what ``cache`` lacks."""
+    """Each signal's groups and tally in the window, asking only for what ``cache`` lacks.
+
+    A slice is kept once ``cache.settle`` has passed since it ended, and ``ingest_delay`` (the
+    indices' refresh interval and pipeline margin) when that is longer: until then records
+    may still become searchable in it.
+    """
     length_ms = int(slice_length(window).total_seconds() * 1000)
     works = [
         _plan_work(signal, plan, policy, window, length_ms=length_ms, cache=cache)
@@ -169,7 +175,7 @@ def count_with_slices(
         for work, item in zip(stale, redo, strict=True):
             work.pages = [read_answer(item)]
     results = {}
-    edge = now.astimezone(UTC) - cache.settle
+    edge = now.astimezone(UTC) - max(cache.settle, ingest_delay)
     for work in works:
         if _read_more_pages(reader, work, plan, policy, length_ms):
             results[work.signal.id] = _result(work, plan, edge, length_ms)

@@ -18,7 +18,7 @@ from failover_verify._exceptions import UsageError
 from failover_verify._gateway import GatewayFacts
 from failover_verify._kibana import discover_url
 from failover_verify._policy import Policy
-from failover_verify._queries import evidence_fields, kql
+from failover_verify._queries import DEFAULT_INDEX, esql, evidence_fields, kql
 from failover_verify._registry import Resolution
 from failover_verify._report import (
     Breakdown,
@@ -202,16 +202,23 @@ class Judge:
     threshold: float
     min_count: int
     kibana_url: str
-    data_view: str
+    data_view: str | None
+    """The data view links open; None: the links use ES|QL over ``index``."""
+    index: str = DEFAULT_INDEX
+    time_field: str = "@timestamp"
 
     def kql(self, signal: Signal) -> str:
         return kql(signal.conditions(self.policy.settings_for(signal)))
 
     def discover_url(self, signal: Signal, window: TimeWindow) -> str:
+        conditions = signal.conditions(self.policy.settings_for(signal))
         return discover_url(
             kibana_url=self.kibana_url,
             data_view=self.data_view,
-            kql=self.kql(signal),
+            kql=kql(conditions),
+            esql=""
+            if self.data_view
+            else esql(conditions, index=self.index, time_field=self.time_field, window=window),
             window=window,
             columns=signal.discover_columns,
         )

@@ -13,7 +13,15 @@ from failover_verify._answers import groups_of, read_answer, scan_composite, tal
 from failover_verify._es import Reader
 from failover_verify._exceptions import UsageError
 from failover_verify._gateway import GatewayFacts
-from failover_verify._kibana import DEFAULT_KIBANA_URL
+from failover_verify._ingest import (
+    SETTLED_AFTER,
+    IngestDelay,
+    latest,
+    local_targets,
+    read_refresh_intervals,
+    searchable_window,
+)
+from failover_verify._kibana import DEFAULT_KIBANA_URL, link_target
 from failover_verify._mapping import FieldPlan, plan_fields
 from failover_verify._policy import Policy
 from failover_verify._queries import (
@@ -143,11 +151,16 @@ class Verifier:
             threshold=threshold,
             min_count=min_count,
             kibana_url=kibana_url,
-            data_view=data_view or index,
+            data_view=link_target(
+                kibana_url=kibana_url, index=index, data_view=data_view
+            ).data_view,
+            index=index,
+            time_field=time_field,
         )
         self._plan: FieldPlan | None = None
         self.slices: SliceCache | None = SliceCache(settle) if reuse else None
         """The settled slices kept for the next verification (``None`` when not reusing)."""
+        self._delay: IngestDelay | None = None
 
     def __repr__(self) -> str:
         return f"<Verifier {self.index} on {self.reader.target}>"
@@ -159,7 +172,40 @@ class Verifier:
             self._plan = plan_fields(
                 response, index=self.index, time_field=self.time_field, names=all_field_names()
             )
+            # The matched indices may have changed: their settings are read again when needed.
+            self._delay = None
         return self._plan
+
+    def ingest_delay(self) -> IngestDelay:
+        """How long after its time a record is surely searchable: the longest
+        ``refresh_interval`` of the matched indices plus a margin (one settings request the
+        first time, then kept with the field plan)."""
+        return self._ingest_delay(self._plan or self.field_plan())
+
+    def _ingest_delay(self, plan: FieldPlan) -> IngestDelay:
+        if self._delay is None:
+            targets = local_targets(self.index)
+            settings = self.reader.refresh_intervals(targets) if plan.indices and targets else {}
+            self._delay = read_refresh_intervals(settings, index=self.index)
+        return self._delay
+
+    def latest_window(self, length: str | timedelta, *, now: datetime | None = None) -> TimeWindow:
+        """The latest window of ``length`` whose records are surely searchable at ``now``:
+        it ends the ingest delay before now (for polling: ``verify(latest_window("5m"))``)."""
+        current = (now or datetime.now(UTC)).astimezone(UTC)
+        duration = parse_duration(length, what="window")
+        return latest(duration, now=current, delay=self.ingest_delay())
+
+    def _searchable(
+        self, window: TimeWindow, until: str | datetime | None, now: datetime, plan: FieldPlan
+    ) -> TimeWindow:
+        if window.end <= now - SETTLED_AFTER:
+            return window
+        # until="now" asks for the whole window, tail and all; any other end near now is cut.
+        keep_tail = isinstance(until, str) and until.strip().lower() == "now"
+        return searchable_window(
+            window, now=now, delay=self._ingest_delay(plan), keep_tail=keep_tail
+        )
 
     def verify(
         self,
@@ -176,19 +222,25 @@ class Verifier:
         ``"now-2h"``, ISO 8601, datetimes), or ``since`` may be a :class:`TimeWindow`. One
         ``msearch`` counts every feature; the field plan is read once and kept (a pattern that
         matched nothing is asked again), unless ``refresh_plan``.
+
+        A window that ends within the ingest delay of ``now`` (the indices' refresh interval
+        plus a margin) ends where records are surely searchable, and its notes say so;
+        ``until="now"`` keeps the whole window, with a note that its tail may be incomplete.
         """
-        window = window_of(since, until, now)
+        current = (now or datetime.now(UTC)).astimezone(UTC)
+        window = window_of(since, until, current)
         chosen = check_features(features)
         signals = chosen_signals(chosen)
         requests_before = self.reader.requests
         plan = self.field_plan(refresh=refresh_plan or self._plan_is_empty())
+        window = self._searchable(window, until, current, plan)
         blockers, notes = self.preflight(plan, signals)
         policy = self.judge.policy
         bodies = {
             signal.id: signal_search(signal, plan, window, policy).to_dict() for signal in signals
         }
         runnable = [signal for signal in signals if not blockers[signal.id]]
-        counted = self._count(plan, runnable, bodies, window, now)
+        counted = self._count(plan, runnable, bodies, window, current)
         by_feature: dict[Feature, list[SignalReport]] = {}
         for signal in signals:
             groups, tally = counted.get(signal.id, ([], tally_of(None, signal.id)))
@@ -222,20 +274,23 @@ class Verifier:
         signals: Sequence[Signal],
         bodies: dict[str, dict[str, Any]],
         window: TimeWindow,
-        now: datetime | None,
+        now: datetime,
     ) -> dict[str, tuple[list[Group], Tally]]:
         """Each signal's groups and tally: from kept slices and what is new, or in one go."""
         if not signals:
             return {}
         if self.slices is not None:
+            # A slice that may still receive records is never kept: not before the indices'
+            # ingest delay has passed either, when it is known (read for any recent window).
             return count_with_slices(
                 self.reader,
                 plan,
                 self.judge.policy,
                 signals,
                 window,
-                now=now or datetime.now(UTC),
+                now=now,
                 cache=self.slices,
+                ingest_delay=self._delay.lag if self._delay is not None else timedelta(0),
             )
         items = self.reader.msearch(self.index, [bodies[signal.id] for signal in signals])
         counted = {}
@@ -257,8 +312,12 @@ class Verifier:
         min_bucket_count: int = DEFAULT_MIN_BUCKET_COUNT,
         now: datetime | None = None,
     ) -> Timeline:
-        """Counts per time bucket, role and provider, with the switch points detected."""
-        window = window_of(since, until, now)
+        """Counts per time bucket, role and provider, with the switch points detected.
+
+        The window ends where records are surely searchable, as :meth:`verify`'s does.
+        """
+        current = (now or datetime.now(UTC)).astimezone(UTC)
+        window = window_of(since, until, current)
         signals = chosen_signals(check_features(features))
         builder = TimelineBuilder(
             window=window,
@@ -271,6 +330,8 @@ class Verifier:
         )
         requests_before = self.reader.requests
         plan = self.field_plan(refresh=self._plan_is_empty())
+        # Only ever shorter, so the bucket count checked above still holds.
+        window = builder.window = self._searchable(window, until, current, plan)
         blockers, _ = self.preflight(plan, signals)
         for signal in signals:
             if blockers[signal.id]:
@@ -375,7 +436,8 @@ def verify(
 
     ``since``/``until`` take the CLI's strings (``"15m"``, ``"now-2h"``, ISO 8601) or
     datetimes. Two requests are sent whatever the number of records: one for the field
-    mappings and one ``msearch`` whose aggregations count every feature at once.
+    mappings and one ``msearch`` whose aggregations count every feature at once; a window that
+    ended less than an hour ago adds one for the indices' refresh intervals.
     """
     verifier = Verifier(
         client,

@@ -37,6 +37,12 @@ class TimeWindow(Model):
     start: AwareDatetime = Field(serialization_alias="from")
     end: AwareDatetime = Field(serialization_alias="to")
     notes: tuple[str, ...] = ()
+    requested_end: AwareDatetime | None = Field(default=None, serialization_alias="requested_to")
+    """The end asked for, when the window was ended earlier, where its records are surely
+    searchable; ``None`` when it ends where it was asked to."""
+    searchable_until: AwareDatetime | None = None
+    """The last moment whose records were surely searchable when the window was read, when
+    the window reached that far; records after it, up to ``end``, may not all be counted."""
 
     @model_validator(mode="after")
     def _check(self) -> Self:
