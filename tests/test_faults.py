@@ -18,7 +18,14 @@ import pytest
 from elasticsearch import Elasticsearch
 
 from esdata import completions, generations, index_documents
-from failover_verify import ConnectionFailed, ConnectionSettings, Verifier, connect, parse_window
+from failover_verify import (
+    AccessDenied,
+    ConnectionFailed,
+    ConnectionSettings,
+    Verifier,
+    connect,
+    parse_window,
+)
 from failover_verify._cli import main
 from faultproxy import Fault, FaultProxy
 
@@ -252,6 +259,53 @@ class TestLibraryErrors:
         with pytest.raises(ConnectionFailed) as caught:
             verifier.verify(parse_window(T0, T0 + timedelta(minutes=30)))
         assert caught.value.__cause__ is None
+
+
+class TestSettingsRefused:
+    """Reading index settings takes view_index_metadata or monitor, which a user who may
+    search the logs can lack: the verification goes on with the longest known delay."""
+
+    @staticmethod
+    def _refuse_settings(_method: str, path: str) -> Fault | None:
+        if "/_settings" not in path:
+            return None
+        return Fault(
+            status=403,
+            body={"error": {"type": "security_exception", "reason": "action is unauthorized"}},
+        )
+
+    def test_verification_assumes_the_longest_delay(self, proxy: FaultProxy, data: str) -> None:
+        proxy.rule = self._refuse_settings
+        verifier = Verifier(connect(ConnectionSettings.build(url=proxy.url)), index=data)
+        now = T0 + timedelta(minutes=30)
+        report = verifier.verify("30m", features=["completion"], now=now)
+        # 30 s assumed, plus 5 s for the pipeline: the window ends 35 s before now.
+        assert report.window.end == now - timedelta(seconds=35)
+        assert report.features["completion"].total == 59
+        assert report.notes == [
+            (
+                "the window ends at 2026-03-02T14:29:25Z, not 2026-03-02T14:30:00Z: later "
+                "records may not be searchable yet (refresh_interval 30s (assumed: the "
+                "credentials may not read the index settings), plus 5 s for the pipeline); "
+                'give until="now" to count them as far as they are'
+            )
+        ]
+        assert [
+            exchange.status for exchange in proxy.exchanges if "_settings" in exchange.path
+        ] == [403]
+
+    def test_search_refused_is_access_denied(self, proxy: FaultProxy, data: str) -> None:
+        """A 403 on the search itself is an error, never an empty answer."""
+        proxy.rule = lambda _m, path: (
+            Fault(status=403, body={"error": {"type": "security_exception"}})
+            if "_msearch" in path
+            else None
+        )
+        verifier = Verifier(connect(ConnectionSettings.build(url=proxy.url)), index=data)
+        with pytest.raises(AccessDenied) as caught:
+            verifier.verify(parse_window(T0, T0 + timedelta(minutes=30)))
+        assert "(403)" in str(caught.value)
+        assert "read and view_index_metadata" in str(caught.value)
 
 
 def _partial_page(body: dict[str, Any]) -> dict[str, Any]:

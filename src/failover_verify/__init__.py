@@ -14,6 +14,7 @@ from importlib.metadata import version as _version
 
 from failover_verify._client import ConnectionSettings, connect
 from failover_verify._exceptions import (
+    AccessDenied,
     ConfigurationError,
     ConnectionFailed,
     DefinitionsError,
@@ -71,6 +72,7 @@ __all__ = [
     "HISTORY_MAPPING",
     "INCIDENT_FLAGS",
     "SIGNALS",
+    "AccessDenied",
     "Breakdown",
     "CompletionRecord",
     "ConfigurationError",

@@ -17,7 +17,12 @@ from typing import Any, Final, TypeVar
 import elasticsearch
 from elastic_transport import ObjectApiResponse
 
-from failover_verify._exceptions import ConnectionFailed, ElasticsearchError, RequestRejected
+from failover_verify._exceptions import (
+    AccessDenied,
+    ConnectionFailed,
+    ElasticsearchError,
+    RequestRejected,
+)
 
 __all__ = ["LOG", "Reader", "credentials_of", "describe_error", "forget_secrets"]
 
@@ -235,7 +240,7 @@ class Reader:
                 "check ES_API_KEY or ES_USERNAME/ES_PASSWORD"
             )
         if status == 403:
-            return ConnectionFailed(
+            return AccessDenied(
                 f"the credentials may not {action} on {self.target} (403): {detail}; "
                 "they need read and view_index_metadata on the index pattern"
             )

@@ -12,6 +12,7 @@ Every error the package raises derives from one root, so callers can catch it in
      ├── GitLabError                 GitLab could not say how the incident flags are set
      └── ElasticsearchError          Elasticsearch could not answer the question
           ├── ConnectionFailed       unreachable, timed out, TLS or authentication failure
+          │    └── AccessDenied      the credentials lack a privilege the request needs (403)
           └── RequestRejected        the server refused the request (bad query, missing index)
 
 Errors from the Elasticsearch client and other dependencies are re-raised as one of these,
@@ -25,6 +26,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 __all__ = [
+    "AccessDenied",
     "ConfigurationError",
     "ConnectionFailed",
     "DefinitionsError",
@@ -85,6 +87,10 @@ class ElasticsearchError(FailoverVerifyError):
 
 class ConnectionFailed(ElasticsearchError):
     """Elasticsearch is unreachable, timed out, or refused the credentials."""
+
+
+class AccessDenied(ConnectionFailed):
+    """The credentials work but lack a privilege the request needs (HTTP 403)."""
 
 
 class RequestRejected(ElasticsearchError):

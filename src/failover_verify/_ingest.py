@@ -23,6 +23,7 @@ __all__ = [
     "PIPELINE_MARGIN",
     "SETTLED_AFTER",
     "IngestDelay",
+    "assumed_delay",
     "latest",
     "local_targets",
     "read_refresh_intervals",
@@ -67,6 +68,8 @@ class IngestDelay(Model):
     """Indices with ``refresh_interval: -1``: their records appear only when refreshed by hand."""
     remote: tuple[str, ...] = ()
     """Remote ``cluster:pattern`` entries, whose refresh interval is assumed, not read."""
+    unread: str | None = None
+    """Why the settings could not be read, when the refresh interval is assumed for that."""
 
     @property
     def lag(self) -> timedelta:
@@ -83,6 +86,8 @@ class IngestDelay(Model):
             shown = ", ".join(self.slowest[:2])
             more = f" and {len(self.slowest) - 2} more" if len(self.slowest) > 2 else ""
             where = f" of {shown}{more}"
+        elif self.unread:
+            where = f" (assumed: {self.unread})"
         elif self.remote:
             where = f" assumed for {', '.join(self.remote)}"
         parts = [
@@ -94,6 +99,17 @@ class IngestDelay(Model):
                 "(refresh_interval -1)"
             )
         return "; ".join(parts)
+
+
+def assumed_delay(index: str, why: str) -> IngestDelay:
+    """The delay assumed when the indices' settings cannot be read: GitLab's production
+    refresh interval, the longest a gateway index is known to use."""
+    return IngestDelay(
+        refresh=REMOTE_REFRESH,
+        setting=_seconds(REMOTE_REFRESH, short=True),
+        remote=remote_entries(index),
+        unread=why,
+    )
 
 
 def local_targets(index: str) -> str | None:

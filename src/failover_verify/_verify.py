@@ -11,11 +11,12 @@ import elasticsearch
 from failover_verify import _fields as f
 from failover_verify._answers import groups_of, read_answer, scan_composite, tally_of, timeline_rows
 from failover_verify._es import Reader
-from failover_verify._exceptions import UsageError
+from failover_verify._exceptions import AccessDenied, UsageError
 from failover_verify._gateway import GatewayFacts
 from failover_verify._ingest import (
     SETTLED_AFTER,
     IngestDelay,
+    assumed_delay,
     latest,
     local_targets,
     read_refresh_intervals,
@@ -185,8 +186,18 @@ class Verifier:
     def _ingest_delay(self, plan: FieldPlan) -> IngestDelay:
         if self._delay is None:
             targets = local_targets(self.index)
-            settings = self.reader.refresh_intervals(targets) if plan.indices and targets else {}
-            self._delay = read_refresh_intervals(settings, index=self.index)
+            try:
+                settings = (
+                    self.reader.refresh_intervals(targets) if plan.indices and targets else {}
+                )
+            except AccessDenied:
+                # Reading settings takes view_index_metadata (or monitor), which a user who may
+                # search the logs can lack: verify as well, assuming the longest known delay.
+                self._delay = assumed_delay(
+                    self.index, "the credentials may not read the index settings"
+                )
+            else:
+                self._delay = read_refresh_intervals(settings, index=self.index)
         return self._delay
 
     def latest_window(self, length: str | timedelta, *, now: datetime | None = None) -> TimeWindow:
