@@ -307,9 +307,10 @@ class TestKeptSlicesWaitForTheIngestDelay:
             assert _counts(reused) == _counts(fresh) == {"completion": (150, 0, 150)}
             if poll:
                 assert reused.requests == 1
-                # Asked: the 5 s ragged start, and the 55 s from the last slice kept (which
-                # ended the 60 s settle delay before the previous poll) to the window's end.
-                assert _asked_seconds(recorder.requests[-1]) == 5 + 55
+                # Asked: the 5 s ragged start, and the 35 s from the last slice kept (the
+                # last whole one of the previous window, which ended at the searchable edge:
+                # slices are kept once the ingest delay has passed) to the window's end.
+                assert _asked_seconds(recorder.requests[-1]) == 5 + 35
             # Records keep arriving, searchable after the index's next refresh.
             index_gateway_records(
                 es_client,

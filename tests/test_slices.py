@@ -12,7 +12,7 @@ import pytest
 from elasticsearch import Elasticsearch, helpers
 
 import gateway_logs as gl
-from failover_verify import Report, Verifier, read_ndjson, verify
+from failover_verify import Report, UsageError, Verifier, read_ndjson, verify
 from failover_verify._slices import gaps_of, merge_groups, slice_length, spans_of
 from failover_verify._summary import Group
 from failover_verify._window import TimeWindow
@@ -195,6 +195,29 @@ class TestSettling:
         assert 45 <= recorder.asked_seconds() <= 55
         assert verifier.slices is not None
         assert "slices" in repr(verifier.slices)
+
+    def test_kept_once_the_ingest_delay_has_passed(
+        self, es_client: Elasticsearch, incident_index: str
+    ) -> None:
+        """By default a slice is kept once the indices' ingest delay has passed since it ended
+        (here the default 1 s refresh and the 5 s pipeline margin), not a fixed minute."""
+        verifier = Verifier(es_client, index=incident_index)
+        recorder = _Recorder(verifier)
+        window = _window(_at(70), 5)
+        now = window.end + timedelta(seconds=15)
+        first = verifier.verify(window, now=now)
+        assert verifier.ingest_delay().lag == timedelta(seconds=6)
+        assert recorder.asked_seconds() == 5 * 60
+        again = verifier.verify(window, now=now)
+        # Every slice ended at least 15 s before now: all were kept, nothing is asked again.
+        assert recorder.asked_seconds() == 0
+        assert again.requests == 1
+        assert _dump(again) == _dump(first)
+        assert "settle the ingest delay" in repr(verifier.slices)
+
+    def test_negative_settle(self, es_client: Elasticsearch, incident_index: str) -> None:
+        with pytest.raises(UsageError, match="settle= must not be negative"):
+            Verifier(es_client, index=incident_index, settle=timedelta(seconds=-1))
 
     def test_no_reuse(self, es_client: Elasticsearch, incident_index: str) -> None:
         verifier = Verifier(es_client, index=incident_index, reuse=False)

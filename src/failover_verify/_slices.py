@@ -32,6 +32,7 @@ from failover_verify._answers import (
     tally_of,
 )
 from failover_verify._es import LOG, Reader
+from failover_verify._exceptions import UsageError
 from failover_verify._mapping import FieldPlan
 from failover_verify._policy import Policy
 from failover_verify._queries import (
@@ -45,7 +46,6 @@ from failover_verify._summary import Group, Tally
 from failover_verify._window import TimeWindow
 
 __all__ = [
-    "DEFAULT_SETTLE",
     "SliceCache",
     "count_with_slices",
     "gaps_of",
@@ -55,8 +55,9 @@ __all__ = [
 ]
 
 DEFAULT_SETTLE: Final = timedelta(seconds=60)
-"""How long after a slice ends its groups may be kept: past GitLab's 30 s index refresh and
-the few seconds the log pipeline takes, with room to spare."""
+"""How long after a slice ends its groups may be kept when the indices' ingest delay is not
+known: past GitLab's 30 s index refresh and the few seconds the log pipeline takes, with room
+to spare."""
 SLICE_LENGTHS: Final = tuple(
     timedelta(seconds=seconds) for seconds in (10, 30, 60, 300, 600, 1800, 3600, 21600, 86400)
 )
@@ -96,15 +97,25 @@ class _Held:
 class SliceCache:
     """The slices a :class:`~failover_verify.Verifier` keeps between verifications."""
 
-    def __init__(self, settle: timedelta = DEFAULT_SETTLE) -> None:
-        if settle < timedelta(0):
-            raise ValueError(f"settle must not be negative, not {settle}")
+    def __init__(self, settle: timedelta | None = None) -> None:
+        if settle is not None and settle < timedelta(0):
+            raise UsageError(f"settle= must not be negative, not {settle}")
         self.settle = settle
+        """``None``: the indices' ingest delay when it is known, else :data:`DEFAULT_SETTLE`."""
         self._held: dict[str, _Held] = {}
 
     def __repr__(self) -> str:
         kept = sum(len(held.slices) for held in self._held.values())
-        return f"<SliceCache {kept} slices, settle {self.settle}>"
+        settle = "the ingest delay" if self.settle is None else str(self.settle)
+        return f"<SliceCache {kept} slices, settle {settle}>"
+
+    def settled_before(self, now: datetime, ingest_delay: timedelta) -> datetime:
+        """The moment before which a slice may be kept: every record of it is searchable."""
+        if self.settle is None:
+            wait = ingest_delay if ingest_delay > timedelta(0) else DEFAULT_SETTLE
+        else:
+            wait = max(self.settle, ingest_delay)
+        return now.astimezone(UTC) - wait
 
     def clear(self) -> None:
         self._held.clear()
@@ -143,9 +154,10 @@ def count_with_slices(
 ) -> dict[str, tuple[list[Group], Tally]]:
     """Each signal's groups and tally in the window, asking only for what ``cache`` lacks.
 
-    A slice is kept once ``cache.settle`` has passed since it ended, and ``ingest_delay`` (the
-    indices' refresh interval and pipeline margin) when that is longer: until then records
-    may still become searchable in it.
+    A slice is kept once ``ingest_delay`` (the indices' refresh interval and pipeline margin)
+    has passed since it ended, and ``cache.settle`` when that is set and longer: until then
+    records may still become searchable in it. Records later still are caught by the count
+    of the kept slices.
     """
     length_ms = int(slice_length(window).total_seconds() * 1000)
     works = [
@@ -175,7 +187,7 @@ def count_with_slices(
         for work, item in zip(stale, redo, strict=True):
             work.pages = [read_answer(item)]
     results = {}
-    edge = now.astimezone(UTC) - max(cache.settle, ingest_delay)
+    edge = cache.settled_before(now, ingest_delay)
     for work in works:
         if _read_more_pages(reader, work, plan, policy, length_ms):
             results[work.signal.id] = _result(work, plan, edge, length_ms)

@@ -36,7 +36,7 @@ from failover_verify._queries import (
 from failover_verify._registry import PromptRegistry
 from failover_verify._report import Report, SignalReport
 from failover_verify._signals import SIGNALS, Signal
-from failover_verify._slices import DEFAULT_SETTLE, SliceCache, count_with_slices
+from failover_verify._slices import SliceCache, count_with_slices
 from failover_verify._summary import (
     DEFAULT_MIN_BUCKET_COUNT,
     DEFAULT_MIN_COUNT,
@@ -136,7 +136,7 @@ class Verifier:
         data_view: str | None = None,
         retries: int = 2,
         reuse: bool = True,
-        settle: timedelta = DEFAULT_SETTLE,
+        settle: timedelta | None = None,
     ) -> None:
         check_thresholds(threshold, min_count)
         if not index.strip():
