@@ -7,6 +7,10 @@ cannot start fails the tests that need it, with the reason: it never skips them.
 
 ``es_cluster`` (three nodes) and ``es_remote`` (a second, one-node cluster) are started
 together, once per session, the first time a test asks for either; the same rules apply.
+
+``FAILOVER_VERIFY_TEST_ES_NODE`` names the state file of a node that already runs (as
+``scripts/local-es start`` writes it, or ``scripts/mutants`` for its many short sessions): the
+plain-HTTP node tests then use it instead of starting one, and leave it running.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from importlib.metadata import version
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import elasticsearch
@@ -31,6 +36,7 @@ if TYPE_CHECKING:
     from pytest_elasticsearch.executor import NoopElasticsearch
 
 LINE_ENV = "FAILOVER_VERIFY_TEST_ES_LINE"
+NODE_ENV = "FAILOVER_VERIFY_TEST_ES_NODE"
 CLIENT_VERSION = version("elasticsearch")
 NODE_FIXTURES = frozenset(
     {
@@ -119,9 +125,30 @@ def _start_or_fail(line: esnode.ServerLine, *, secure: bool) -> esnode.Node:
     pytest.fail(f"the {kind}test Elasticsearch node could not start: {reason}", pytrace=False)
 
 
+def _running(config: pytest.Config, state: str) -> esnode.Node:
+    """The node recorded in ``state``, if it runs and is of the line asked for."""
+    line = _checked_line(config)
+    try:
+        node = esnode.Node.from_json(Path(state).read_text())
+    except (OSError, ValueError, TypeError, KeyError) as exc:
+        pytest.fail(f"${NODE_ENV}: cannot read the node state file {state}: {exc}", pytrace=False)
+    if node.version != line.version or node.secure or not esnode.is_running(node):
+        pytest.fail(
+            f"${NODE_ENV}: the node in {state} (Elasticsearch {node.version}, "
+            f"{'secure' if node.secure else 'plain'}) is not a running plain-HTTP "
+            f"{line.version} node; start one with scripts/local-es start --line {line.name}",
+            pytrace=False,
+        )
+    return node
+
+
 @pytest.fixture(scope="session")
 def es_server(pytestconfig: pytest.Config) -> Iterator[esnode.Node]:
-    """The plain-HTTP node the suite started, without security."""
+    """The plain-HTTP node the suite started (or was given), without security."""
+    state = os.environ.get(NODE_ENV)
+    if state:
+        yield _running(pytestconfig, state)
+        return
     yield from _start(pytestconfig, secure=False)
 
 

@@ -250,6 +250,46 @@ class TestPartialResults:
         assert "INCONCLUSIVE" in out
         assert "pubsub-mlops-inf-gprod-2026.03.02" in out
 
+    def test_skipped_cluster_named(self, proxy: FaultProxy, data: str) -> None:
+        """A remote cluster skipped in every answer: each feature inconclusive, exit 3, named."""
+
+        def skipped_remote(body: dict[str, Any]) -> dict[str, Any]:
+            # What a cross-cluster search answers when a skip_unavailable remote is down:
+            # status 200, no failed shard, and only _clusters telling the records are missing.
+            for item in body["responses"]:
+                item["_clusters"] = {
+                    "total": 2,
+                    "successful": 1,
+                    "skipped": 1,
+                    "running": 0,
+                    "partial": 0,
+                    "failed": 0,
+                    "details": {
+                        "(local)": {"status": "successful"},
+                        "eu": {
+                            "status": "skipped",
+                            "failures": [
+                                {"reason": {"type": "connect_exception", "reason": "refused"}}
+                            ],
+                        },
+                    },
+                }
+            return body
+
+        proxy.rule = lambda _m, path: Fault(rewrite=skipped_remote) if "_msearch" in path else None
+        code, out, _ = cli(proxy, "status", "--index", data, *WINDOW, "--json")
+        report = json.loads(out)
+        assert code == 3
+        for feature in ("completion", "generation"):
+            assert report["features"][feature]["verdict"] == "inconclusive"
+            assert report["features"][feature]["complete"] is False
+            assert report["features"][feature]["problems"] == [
+                (
+                    "1 of 2 clusters sent no records: eu was skipped "
+                    "(connect_exception: refused); the counts lack their records"
+                )
+            ]
+
 
 class TestLibraryErrors:
     def test_verifier_raises_connection_failed(self, proxy: FaultProxy, data: str) -> None:
