@@ -1,8 +1,26 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
-from failover_verify._summary import decide
+from failover_verify import UsageError
+from failover_verify._gateway import GatewayFacts
+from failover_verify._policy import Policy
+from failover_verify._report import SignalReport
+from failover_verify._signals import SIGNALS, Signal
+from failover_verify._summary import TimelineBuilder, combine, decide
+from failover_verify._timeline import Switch, TimelinePoint
+from failover_verify._window import TimeWindow
+
+POLICY = Policy.default()
+GATEWAY = GatewayFacts.bundled()
+COMPLETION_SERVED, COMPLETION_REGISTRY, COMPLETION_INPUT, GENERATION_SERVED, _ = SIGNALS
+# Served completion records in 2026-11: Claude is the failover (on vertex_ai), Codestral the
+# primary (on fireworks_ai), per the bundled facts and the default policy.
+T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+MINUTE = timedelta(minutes=1)
+CLAUDE, CODESTRAL = "claude-sonnet-4-6", "codestral-2508"
 
 
 def _decide(
@@ -119,3 +137,376 @@ class TestDecide:
         assert _decide(3, 97)[1] == "97.0% of 100 records are on the failover provider"
         assert "neither reaches 95%" in _decide(50, 50)[1]
         assert "match no policy rule" in _decide(40, 40, 20)[1]
+
+
+def _served(name: str, error: str = "no") -> dict[str, str | None]:
+    return {"model_engine": "litellm", "model_name": name, "error": error}
+
+
+def _builder(
+    minutes: int = 4,
+    *,
+    interval: timedelta = MINUTE,
+    signals: tuple[Signal, ...] = SIGNALS,
+    start: datetime = T0,
+    min_bucket_count: int = 5,
+) -> TimelineBuilder:
+    return TimelineBuilder(
+        window=TimeWindow(start=start, end=start + minutes * MINUTE),
+        interval=interval,
+        policy=POLICY,
+        gateway=GATEWAY,
+        threshold=0.95,
+        min_bucket_count=min_bucket_count,
+        signals=signals,
+    )
+
+
+def _point(minute: int, **counts: object) -> TimelinePoint:
+    values: dict[str, object] = {
+        "start": T0 + minute * MINUTE,
+        "total": 0,
+        "primary": 0,
+        "failover": 0,
+        "unclassified": 0,
+        "failover_share": None,
+        "primary_share": None,
+        "by_provider": {},
+        "state": "empty",
+    }
+    values.update(counts)
+    return TimelinePoint.model_validate(values)
+
+
+class TestTimelineBuilder:
+    def test_points_count_roles_providers_and_errors(self) -> None:
+        """Each bucket counts roles, providers and failed calls; shares are of its total."""
+        builder = _builder(2)
+        builder.add(COMPLETION_SERVED, T0, _served(CLAUDE), 15)
+        builder.add(COMPLETION_SERVED, T0, _served(CLAUDE, "yes"), 4)
+        builder.add(COMPLETION_SERVED, T0, _served(CODESTRAL, "yes"), 1)
+        builder.add(COMPLETION_SERVED, T0 + MINUTE, _served(CODESTRAL), 3)
+        builder.add(COMPLETION_SERVED, T0 + MINUTE, _served("mystery-model"), 1)
+        timeline = builder.build()
+        assert timeline.features["completion"] == [
+            _point(
+                0,
+                total=20,
+                primary=1,
+                failover=19,
+                failover_share=0.95,
+                primary_share=0.05,
+                by_provider={"vertex_ai": 19, "fireworks_ai": 1},
+                state="failover",
+                calls=20,
+                errors=5,
+                error_share=0.25,
+            ),
+            _point(
+                1,
+                total=4,
+                primary=3,
+                unclassified=1,
+                failover_share=0.0,
+                primary_share=0.75,
+                by_provider={"fireworks_ai": 3, "(unresolved)": 1},
+                state="sparse",
+                calls=4,
+                errors=0,
+                error_share=0.0,
+            ),
+        ]
+        assert timeline.signals == {"completion": "served", "generation": "registry"}
+        assert timeline.requests == 0
+        assert timeline.complete is True
+        assert timeline.problems == []
+
+    @pytest.mark.parametrize(
+        ("failover", "primary", "state"),
+        [
+            (0, 0, "empty"),
+            (4, 0, "sparse"),
+            (0, 4, "sparse"),
+            (5, 0, "failover"),
+            (0, 5, "primary"),
+            (19, 1, "failover"),
+            (18, 2, "mixed"),
+            (1, 19, "primary"),
+            (2, 18, "mixed"),
+            (10, 10, "mixed"),
+        ],
+    )
+    def test_state_edges(self, failover: int, primary: int, state: str) -> None:
+        """A bucket is empty, sparse below the minimum count, else settled at the threshold."""
+        builder = _builder(1, signals=SIGNALS[:3])
+        for name, count in ((CLAUDE, failover), (CODESTRAL, primary)):
+            if count:
+                builder.add(COMPLETION_SERVED, T0, _served(name), count)
+        (point,) = builder.build().features["completion"]
+        assert point.state == state
+
+    def test_empty_buckets_between_records(self) -> None:
+        """A bucket without records of its own is empty, with calls counted as zero."""
+        builder = _builder(3, signals=SIGNALS[:3], min_bucket_count=1)
+        builder.add(COMPLETION_SERVED, T0, _served(CLAUDE), 2)
+        builder.add(COMPLETION_SERVED, T0 + 2 * MINUTE, _served(CLAUDE), 2)
+        points = builder.build().features["completion"]
+        assert points[1] == _point(1, calls=0, errors=0, error_share=None)
+
+    def test_switches_between_settled_states(self) -> None:
+        """A switch is where a settled state follows the other one; mixed and empty in between
+        do not count."""
+        builder = _builder(5, signals=SIGNALS[:3], min_bucket_count=1)
+        builder.add(COMPLETION_SERVED, T0, _served(CLAUDE), 5)
+        builder.add(COMPLETION_SERVED, T0 + MINUTE, _served(CLAUDE), 1)
+        builder.add(COMPLETION_SERVED, T0 + MINUTE, _served(CODESTRAL), 1)
+        builder.add(COMPLETION_SERVED, T0 + 3 * MINUTE, _served(CODESTRAL), 5)
+        builder.add(COMPLETION_SERVED, T0 + 4 * MINUTE, _served(CODESTRAL), 5)
+        timeline = builder.build()
+        assert [point.state for point in timeline.features["completion"]] == [
+            "failover",
+            "mixed",
+            "empty",
+            "primary",
+            "primary",
+        ]
+        assert timeline.switches == [
+            Switch(
+                feature="completion",
+                at=T0 + 3 * MINUTE,
+                from_role="failover",
+                to_role="primary",
+            )
+        ]
+        assert timeline.first_at("completion", "primary") == T0 + 3 * MINUTE
+
+    def test_counts_come_from_the_strongest_signal_with_records(self) -> None:
+        """Registry records alone give the points; with no served records there are no calls."""
+        builder = _builder(1, signals=SIGNALS[:3], min_bucket_count=1)
+        registry = {
+            "model_class_provider": "anthropic",
+            "model_identifier": None,
+            "prompt_name": None,
+        }
+        builder.add(COMPLETION_REGISTRY, T0, registry, 3)
+        builder.add(COMPLETION_INPUT, T0, {"model_provider": "vertex-ai", "model_name": "x"}, 7)
+        timeline = builder.build()
+        assert timeline.signals == {"completion": "registry"}
+        (point,) = timeline.features["completion"]
+        assert (point.total, point.failover, point.state) == (3, 3, "failover")
+        assert (point.calls, point.errors, point.error_share) == (None, None, None)
+
+    def test_without_records_the_weakest_signal_is_named(self) -> None:
+        """A feature with no records in the window shows its last signal's (empty) points."""
+        timeline = _builder(1).build()
+        assert timeline.signals == {"completion": "input", "generation": "registry"}
+        assert timeline.features["completion"] == [_point(0)]
+
+    def test_records_are_judged_by_their_bucket_s_era(self) -> None:
+        """A served generation record of 2025-10 is judged by that era's facts, not today's."""
+        start = datetime(2025, 10, 1, tzinfo=UTC)
+        builder = _builder(1, signals=(GENERATION_SERVED,), start=start, min_bucket_count=1)
+        builder.add(GENERATION_SERVED, start, _served("claude-sonnet-4-20250514"), 2)
+        (point,) = builder.build().features["generation"]
+        assert (point.primary, point.unclassified, point.state) == (2, 0, "primary")
+
+    def test_failure_makes_it_incomplete(self) -> None:
+        """A failed search marks the timeline incomplete and keeps the reason."""
+        builder = _builder(1)
+        builder.fail("the completion timeline is partial: 1 of 2 shards failed")
+        timeline = builder.build(requests=3)
+        assert timeline.complete is False
+        assert timeline.problems == ["the completion timeline is partial: 1 of 2 shards failed"]
+        assert timeline.requests == 3
+
+    def test_buckets_align_to_the_epoch(self) -> None:
+        """Buckets start at multiples of the interval, as Elasticsearch aligns fixed intervals."""
+        builder = _builder(2, start=T0 + timedelta(seconds=30))
+        assert builder.bucket_of(T0 + timedelta(seconds=59)) == T0
+        assert builder.bucket_of(T0 + MINUTE) == T0 + MINUTE
+        starts = [point.start for point in builder.build().features["completion"]]
+        assert starts == [T0, T0 + MINUTE, T0 + 2 * MINUTE]
+
+    @pytest.mark.parametrize("seconds", [1, 60])
+    def test_whole_second_intervals(self, seconds: int) -> None:
+        """Intervals of whole seconds, one second or more, are accepted."""
+        assert _builder(interval=timedelta(seconds=seconds)).interval_seconds == seconds
+
+    @pytest.mark.parametrize("seconds", [0, 0.5, 1.5])
+    def test_other_intervals_are_refused(self, seconds: float) -> None:
+        """A zero, sub-second or fractional interval is refused, saying what is allowed."""
+        with pytest.raises(UsageError) as caught:
+            _builder(interval=timedelta(seconds=seconds))
+        assert str(caught.value) == (
+            "the timeline interval must be a whole number of seconds, at least 1s"
+        )
+
+    def test_at_most_ten_thousand_buckets(self) -> None:
+        """10,000 buckets are allowed; one more is refused, naming the sizes and the fix."""
+        window = TimeWindow(start=T0, end=T0 + timedelta(seconds=10_000))
+        options = {
+            "interval": timedelta(seconds=1),
+            "policy": POLICY,
+            "gateway": GATEWAY,
+            "threshold": 0.95,
+            "min_bucket_count": 5,
+            "signals": SIGNALS,
+        }
+        TimelineBuilder(window=window, **options)  # type: ignore[arg-type]
+        longer = TimeWindow(start=T0, end=T0 + timedelta(seconds=10_001))
+        with pytest.raises(UsageError) as caught:
+            TimelineBuilder(window=longer, **options)  # type: ignore[arg-type]
+        assert str(caught.value) == (
+            "a 2:46:41 window in 0:00:01 buckets makes 10001 buckets; at most 10000 are "
+            "allowed: choose a larger interval"
+        )
+
+
+def _report(
+    signal: str, standing: str, verdict: str = "inconclusive", reason: str = ""
+) -> SignalReport:
+    return SignalReport.model_validate(
+        {
+            "signal": signal,
+            "title": f"{signal} records",
+            "standing": standing,
+            "verdict": verdict,
+            "reason": reason or f"{signal} reason",
+            "total": 0,
+            "primary": 0,
+            "failover": 0,
+            "unclassified": 0,
+            "failover_share": None,
+            "primary_share": None,
+            "by_provider": {},
+            "by_model": {},
+        }
+    )
+
+
+class TestCombine:
+    def test_shared_partial_reason_is_said_once(self) -> None:
+        """When every signal is partial for the same reason, that reason alone is given."""
+        reports = [_report(name, "partial", reason="no index") for name in ("served", "input")]
+        assert combine(reports) == ("inconclusive", "no index", None, "none")
+
+    def test_partial_signal_is_named(self) -> None:
+        """One partial signal makes the feature inconclusive, naming it, even beside a
+        definite one."""
+        reports = [
+            _report("served", "definite", "failover", "95% failover"),
+            _report("registry", "partial", reason="2 of 5 shards failed"),
+        ]
+        assert combine(reports) == (
+            "inconclusive",
+            "registry records: 2 of 5 shards failed",
+            None,
+            "none",
+        )
+
+    def test_same_reason_but_not_all_partial(self) -> None:
+        """A partial signal is named when some other signal is not partial, reasons alike."""
+        reports = [
+            _report("served", "no_data", "no_data", "same"),
+            _report("registry", "partial", reason="same"),
+        ]
+        assert combine(reports)[1] == "registry records: same"
+
+    def test_all_without_records_is_no_data(self) -> None:
+        """No signal with records gives no_data."""
+        reports = [_report("served", "no_data", "no_data"), _report("input", "no_data", "no_data")]
+        assert combine(reports) == ("no_data", "no matching records in the window", None, "none")
+
+    @pytest.mark.parametrize(
+        ("standings", "explained_by"),
+        [
+            (("too_few", "unmatched"), "registry"),
+            (("indistinct", "too_few"), "registry"),
+            (("no_data", "indistinct"), "registry"),
+            (("unmatched", "too_few"), "served"),
+            (("too_few", "indistinct"), "served"),
+        ],
+    )
+    def test_most_telling_undecided_signal_explains(
+        self, standings: tuple[str, str], explained_by: str
+    ) -> None:
+        """Without a definite signal, unmatched records explain before too few, too few before
+        indistinct roles, and any of them before no records."""
+        reports = [_report("served", standings[0]), _report("registry", standings[1])]
+        assert combine(reports) == (
+            "inconclusive",
+            f"{explained_by} records: {explained_by} reason",
+            None,
+            "none",
+        )
+
+    def test_stronger_unmatched_signal_blocks(self) -> None:
+        """Unmatched records of a stronger signal keep a weaker definite one from deciding."""
+        reports = [
+            _report("served", "unmatched", reason="30% match no rule"),
+            _report("registry", "definite", "failover", "99% failover"),
+        ]
+        assert combine(reports) == (
+            "inconclusive",
+            "served records: 30% match no rule; the registry records alone cannot settle it",
+            None,
+            "none",
+        )
+
+    def test_weaker_unmatched_signal_does_not_block(self) -> None:
+        """Unmatched records of a weaker signal leave the stronger definite verdict standing."""
+        reports = [
+            _report("served", "definite", "primary", "97% primary"),
+            _report("input", "unmatched", reason="30% match no rule"),
+        ]
+        assert combine(reports)[:2] == ("primary", "served records: 97% primary")
+
+    def test_disagreement(self) -> None:
+        """A weaker definite signal with another verdict makes the feature inconclusive."""
+        reports = [
+            _report("served", "definite", "failover", "96% failover"),
+            _report("registry", "definite", "failover", "99% failover"),
+            _report("input", "definite", "mixed", "50% failover"),
+        ]
+        assert combine(reports) == (
+            "inconclusive",
+            (
+                "the signals disagree: served says failover (96% failover); "
+                "input says mixed (50% failover)"
+            ),
+            None,
+            "disagree",
+        )
+
+    def test_agreement(self) -> None:
+        """The strongest definite signal decides; the others that agree are named."""
+        reports = [
+            _report("served", "too_few"),
+            _report("registry", "definite", "failover", "96% failover"),
+            _report("input", "definite", "failover", "99% failover"),
+        ]
+        verdict, reason, decider, agreement = combine(reports)
+        assert (verdict, reason, agreement) == (
+            "failover",
+            "registry records: 96% failover; input records agree",
+            "agree",
+        )
+        assert decider is reports[1]
+
+    def test_agreement_of_three(self) -> None:
+        """Every agreeing weaker signal is named, in order."""
+        reports = [
+            _report("served", "definite", "primary", "97% primary"),
+            _report("registry", "definite", "primary", "98% primary"),
+            _report("input", "definite", "primary", "99% primary"),
+        ]
+        assert combine(reports)[1] == (
+            "served records: 97% primary; registry and input records agree"
+        )
+
+    def test_single(self) -> None:
+        """One definite signal decides alone."""
+        reports = [_report("served", "definite", "mixed", "50% each"), _report("input", "no_data")]
+        verdict, reason, decider, agreement = combine(reports)
+        assert (verdict, reason, agreement) == ("mixed", "served records: 50% each", "single")
+        assert decider is reports[0]
