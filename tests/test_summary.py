@@ -7,9 +7,9 @@ import pytest
 from failover_verify import UsageError
 from failover_verify._gateway import GatewayFacts
 from failover_verify._policy import Policy
-from failover_verify._report import SignalReport
+from failover_verify._report import ErrorCount, Evidence, RoleSpan, SignalReport
 from failover_verify._signals import SIGNALS, Signal
-from failover_verify._summary import TimelineBuilder, combine, decide
+from failover_verify._summary import Group, Judge, Tally, TimelineBuilder, combine, decide
 from failover_verify._timeline import Switch, TimelinePoint
 from failover_verify._window import TimeWindow
 
@@ -510,3 +510,247 @@ class TestCombine:
         verdict, reason, decider, agreement = combine(reports)
         assert (verdict, reason, agreement) == ("mixed", "served records: 50% each", "single")
         assert decider is reports[0]
+
+
+JUDGE = Judge(POLICY, GATEWAY, 0.95, 20, "https://kibana.example", "logs-*")
+HOUR = TimeWindow(start=T0, end=T0 + 60 * MINUTE)
+GENERATION_REGISTRY = SIGNALS[4]
+
+
+def _hit(number: int, **payload: object) -> dict[str, object]:
+    return {
+        "_index": "logs-1",
+        "_id": f"doc-{number}",
+        "_source": {"json": {"jsonPayload": payload}},
+    }
+
+
+class TestSignalReport:
+    def test_counts_errors_spans_and_the_cap(self) -> None:
+        """A signal's records are counted by role, provider and model, with errors per model,
+        first and last seen per role, and records past the group cap as unclassified."""
+        groups = [
+            Group(_served(CLAUDE), 18, T0 + 5 * MINUTE, T0 + 50 * MINUTE),
+            Group(_served(CLAUDE, "yes"), 2, T0 + MINUTE, T0 + 2 * MINUTE),
+            Group(_served(CODESTRAL), 1, T0 + 3 * MINUTE, T0 + 4 * MINUTE),
+        ]
+        report = JUDGE.signal_report(COMPLETION_SERVED, groups, Tally(total=22), HOUR, None)
+        assert (report.verdict, report.standing) == ("mixed", "definite")
+        assert report.reason == "90.9% failover and 4.5% primary of 22 records; neither reaches 95%"
+        assert (report.total, report.primary, report.failover, report.unclassified) == (
+            22,
+            1,
+            20,
+            1,
+        )
+        assert (report.failover_share, report.primary_share) == (0.909091, 0.045455)
+        assert report.by_provider == {"vertex_ai": 20, "fireworks_ai": 1}
+        assert list(report.by_provider) == ["vertex_ai", "fireworks_ai"]
+        assert report.by_model == {CLAUDE: 20, CODESTRAL: 1}
+        assert report.errors_by_model == {
+            CLAUDE: ErrorCount(calls=20, errors=2, error_share=0.1),
+            CODESTRAL: ErrorCount(calls=1, errors=0, error_share=0.0),
+        }
+        assert report.seen == {
+            "failover": RoleSpan(first=T0 + MINUTE, last=T0 + 50 * MINUTE),
+            "primary": RoleSpan(first=T0 + 3 * MINUTE, last=T0 + 4 * MINUTE),
+        }
+        assert report.notes == ["1 records were not broken down (too many distinct field values)"]
+        assert [(item.count, item.role) for item in report.breakdown] == [
+            (18, "failover"),
+            (2, "failover"),
+            (1, "primary"),
+        ]
+        assert report.breakdown[0].rule == (
+            "incident_fail_over_completion_provider moves completion to Claude on Anthropic's API"
+        )
+        assert (report.breakdown[2].first_seen, report.breakdown[2].last_seen) == (
+            T0 + 3 * MINUTE,
+            T0 + 4 * MINUTE,
+        )
+        assert report.complete is True
+        assert (report.signal, report.title) == (
+            "served",
+            '"Request to LLM complete" records of complete_code',
+        )
+        assert report.kql == (
+            'json.jsonPayload.message: "Request to LLM complete" and '
+            'json.jsonPayload.unit_primitive: "complete_code"'
+        )
+
+    def test_partial_tally_is_kept(self) -> None:
+        """A partial answer's problems, failed indices and notes stay on the report."""
+        tally = Tally(
+            total=40,
+            complete=False,
+            failed_indices=["logs-2"],
+            blockers=["1 of 2 shards failed in logs-2"],
+            notes=["a note from the search"],
+        )
+        groups = [Group(_served(CLAUDE), 40)]
+        report = JUDGE.signal_report(COMPLETION_SERVED, groups, tally, HOUR, {"size": 0})
+        assert (report.verdict, report.standing) == ("inconclusive", "partial")
+        assert report.reason == "1 of 2 shards failed in logs-2"
+        assert (report.complete, report.failed_indices) == (False, ["logs-2"])
+        assert report.problems == ["1 of 2 shards failed in logs-2"]
+        assert report.notes == ["a note from the search"]
+        assert report.query == {"size": 0}
+
+    def test_breakdown_ties_are_ordered_by_values(self) -> None:
+        """Groups of equal size are listed in the order of their values, so output is stable."""
+        groups = [
+            Group(_served(CODESTRAL), 5),
+            Group(_served(CLAUDE), 5),
+            Group(_served(CLAUDE, "yes"), 9),
+        ]
+        report = JUDGE.signal_report(COMPLETION_SERVED, groups, Tally(total=19), HOUR, None)
+        assert [(item.values["model_name"], item.values["error"]) for item in report.breakdown] == [
+            (CLAUDE, "yes"),
+            (CLAUDE, "no"),
+            (CODESTRAL, "no"),
+        ]
+
+    def test_samples_three_per_role_with_their_fields(self) -> None:
+        """At most three samples per role, from the largest groups, with the evidence fields
+        (values that are not scalars shown as text) and where the record is."""
+        groups = [
+            Group(_served(f"claude-sonnet-4-{n}"), 10 - n, sample=_hit(n, model_name=CLAUDE))
+            for n in range(5)
+        ]
+        groups.append(Group(_served(CODESTRAL), 1))
+        odd = _hit(9, model_name=CODESTRAL, error=["no"], unit_primitive=None)
+        odd["_index"], odd["_id"] = 7, None
+        groups.append(Group(_served(CODESTRAL, "yes"), 1, sample=odd, sample_time=T0))
+        report = JUDGE.signal_report(COMPLETION_SERVED, groups, Tally(total=42), HOUR, None)
+        assert [(sample.id, sample.role) for sample in report.samples] == [
+            ("doc-0", "failover"),
+            ("doc-1", "failover"),
+            ("doc-2", "failover"),
+            (None, "primary"),
+        ]
+        assert report.samples[0] == Evidence(
+            index="logs-1",
+            id="doc-0",
+            time=None,
+            role="failover",
+            fields={"json.jsonPayload.model_name": CLAUDE},
+        )
+        assert report.samples[3] == Evidence(
+            index=None,
+            id=None,
+            time=T0,
+            role="primary",
+            fields={
+                "json.jsonPayload.unit_primitive": None,
+                "json.jsonPayload.model_name": CODESTRAL,
+                "json.jsonPayload.error": "['no']",
+            },
+        )
+
+    def test_sample_with_conflicting_fields_shows_none(self) -> None:
+        """A sample whose fields contradict each other is shown without fields, not dropped."""
+        hit = _hit(1, model_name=CLAUDE)
+        hit["_source"]["json.jsonPayload.model_name"] = "other"  # type: ignore[index]
+        groups = [Group(_served(CLAUDE), 20, sample=hit)]
+        report = JUDGE.signal_report(COMPLETION_SERVED, groups, Tally(total=20), HOUR, None)
+        assert [(sample.id, sample.fields) for sample in report.samples] == [("doc-1", {})]
+
+    def test_registry_versions_and_resolutions(self) -> None:
+        """Registry records are counted per requested version, and each distinct resolution
+        is listed once."""
+
+        def values(version: str) -> dict[str, str | None]:
+            return {
+                "prompt_id": "code_suggestions/generations",
+                "prompt_version": version,
+                "model_class_provider": None,
+                "model_identifier": None,
+            }
+
+        groups = [
+            Group(values("2.0.0"), 12),
+            Group(values("^1.0.0"), 5),
+            Group(values("^1.0.0"), 3),
+        ]
+        report = JUDGE.signal_report(GENERATION_REGISTRY, groups, Tally(total=20), HOUR, None)
+        assert report.by_prompt_version == {"2.0.0": 12, "^1.0.0": 8}
+        assert [(item.requested_version, item.model) for item in report.resolutions] == [
+            ("2.0.0", "claude_sonnet_4_5_20250929_vertex"),
+            ("^1.0.0", "claude_sonnet_4_6_vertex"),
+        ]
+        assert (report.failover, report.primary, report.verdict) == (12, 8, "mixed")
+
+    @pytest.mark.parametrize(
+        ("total", "standing"),
+        [(0, "no_data"), (19, "too_few"), (20, "unmatched")],
+    )
+    def test_standing_when_undecided(self, total: int, standing: str) -> None:
+        """Undecided signals say why: no records, too few, or records matching no rule."""
+        groups = [Group(_served("mystery-model"), total)] if total else []
+        report = JUDGE.signal_report(COMPLETION_SERVED, groups, Tally(total=total), HOUR, None)
+        assert (report.verdict, report.standing) == (
+            "no_data" if total == 0 else "inconclusive",
+            standing,
+        )
+
+    def test_indistinct_roles_give_the_reason(self) -> None:
+        """Served generation records whose model both versions resolve to are indistinct,
+        and the reason says so instead of 'no rule matches'."""
+        start = datetime(2026, 2, 1, tzinfo=UTC)
+        window = TimeWindow(start=start, end=start + MINUTE)
+        groups = [Group(_served("claude-sonnet-4@20250514"), 30, start, start)]
+        report = JUDGE.signal_report(GENERATION_SERVED, groups, Tally(total=30), window, None)
+        assert (report.verdict, report.standing) == ("inconclusive", "indistinct")
+        assert report.reason == (
+            "no policy rule matches; in this era 2.0.0 and ^1.0.0 resolve to the same model "
+            "claude-sonnet-4@20250514, so served records cannot tell the roles apart"
+        )
+
+    def test_unmatched_outweighs_indistinct(self) -> None:
+        """When more records match no rule than are indistinct, the signal is unmatched."""
+        start = datetime(2026, 2, 1, tzinfo=UTC)
+        window = TimeWindow(start=start, end=start + MINUTE)
+        groups = [
+            Group(_served("claude-sonnet-4@20250514"), 10, start, start),
+            Group(_served("mystery-model"), 11, start, start),
+        ]
+        report = JUDGE.signal_report(GENERATION_SERVED, groups, Tally(total=21), window, None)
+        assert report.standing == "unmatched"
+
+
+class TestSameModelNotes:
+    @pytest.mark.parametrize(
+        ("when", "note"),
+        [
+            (
+                datetime(2026, 11, 1, tzinfo=UTC),
+                (
+                    "in ai-assist main b0bec742d (2026-06-12), the generation failover does not "
+                    "move traffic off vertex_ai: 2.0.0 -> claude_sonnet_4_5_20250929_vertex and "
+                    "^1.0.0 -> claude_sonnet_4_6_vertex both run on vertex_ai; it changes the "
+                    "model only"
+                ),
+            ),
+            (
+                datetime(2026, 2, 1, tzinfo=UTC),
+                (
+                    "in ai-assist main 3e9fb725c (2026-01-15), the generation failover changes "
+                    "neither the provider nor the model: 2.0.0 -> claude_sonnet_4_20250514_vertex "
+                    "and ^1.0.0 -> claude_sonnet_4_20250514_vertex both run on vertex_ai; served "
+                    "records cannot tell the sides apart"
+                ),
+            ),
+        ],
+    )
+    def test_failover_on_the_same_provider_is_said(self, when: datetime, note: str) -> None:
+        """When both sides run on one provider at the window's end, the note says how."""
+        window = TimeWindow(start=when - MINUTE, end=when)
+        assert JUDGE.same_model_notes("generation", window) == [note]
+        assert JUDGE.same_model_notes("completion", window) == []
+
+    def test_no_note_when_providers_differ(self) -> None:
+        """Before 2025-11 the generation sides ran on different providers: no note."""
+        window = TimeWindow(
+            start=datetime(2025, 10, 1, tzinfo=UTC), end=datetime(2025, 10, 2, tzinfo=UTC)
+        )
+        assert JUDGE.same_model_notes("generation", window) == []
