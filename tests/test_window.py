@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from failover_verify import WindowError
-from failover_verify._window import parse_window
+from failover_verify._window import TimeWindow, parse_duration, parse_window
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
@@ -93,3 +93,66 @@ class TestErrors:
         data = parse_window("15m", now=NOW).model_dump(mode="json", by_alias=True)
         assert data["from"] == "2026-11-27T11:45:00Z"
         assert data["to"] == "2026-11-27T12:00:00Z"
+
+
+class TestDescribe:
+    def test_describe_in_utc(self) -> None:
+        """A window describes itself in UTC with Z, whatever offset it was given in."""
+        plus_two = timezone(timedelta(hours=2))
+        window = TimeWindow(
+            start=datetime(2026, 11, 27, 13, 0, tzinfo=plus_two),
+            end=datetime(2026, 11, 27, 14, 30, 15, tzinfo=plus_two),
+        )
+        assert window.describe() == "2026-11-27T11:00:00Z to 2026-11-27T12:30:15Z"
+        assert window.duration == timedelta(hours=1, minutes=30, seconds=15)
+
+    def test_inverted_window_names_both_ends(self) -> None:
+        """An inverted window's error gives both ends in UTC and says what is needed."""
+        with pytest.raises(WindowError) as caught:
+            parse_window("2026-11-27T11:00Z", "2026-11-27T11:30+01:00", now=NOW)
+        assert str(caught.value) == (
+            "the time window is inverted: it starts at 2026-11-27T11:00:00Z and ends at "
+            "2026-11-27T10:30:00Z; the start must be before the end"
+        )
+
+    def test_naive_notes_name_the_input(self) -> None:
+        """Each end taken as UTC is noted with the text or datetime it came from."""
+        window = parse_window("2026-11-27 10:00", datetime(2026, 11, 27, 11, 0), now=NOW)
+        assert window.notes == (
+            "since '2026-11-27 10:00' had no timezone; taken as UTC",
+            "until 2026-11-27T11:00:00 had no timezone; taken as UTC",
+        )
+
+
+class TestDuration:
+    @pytest.mark.parametrize(
+        ("text", "expected"),
+        [
+            ("30s", timedelta(seconds=30)),
+            ("5m", timedelta(minutes=5)),
+            (" 2H ", timedelta(hours=2)),
+            ("1d", timedelta(days=1)),
+            ("1w", timedelta(weeks=1)),
+            (timedelta(seconds=1), timedelta(seconds=1)),
+        ],
+    )
+    def test_durations(self, text: str | timedelta, expected: timedelta) -> None:
+        """A number and a unit, or a timedelta, is a duration."""
+        assert parse_duration(text, what="interval") == expected
+
+    @pytest.mark.parametrize("value", ["0s", timedelta(0), timedelta(seconds=-1)])
+    def test_zero_or_negative_is_refused(self, value: str | timedelta) -> None:
+        """A duration must be longer than zero, and the error names what it is for."""
+        with pytest.raises(WindowError) as caught:
+            parse_duration(value, what="interval")
+        assert str(caught.value) == "the interval must be longer than zero"
+
+    @pytest.mark.parametrize("text", ["5", "m", "5 minutes", "1.5h", "-5m"])
+    def test_not_a_duration(self, text: str) -> None:
+        """Text that is not a number and a unit is refused, showing the accepted form."""
+        with pytest.raises(WindowError) as caught:
+            parse_duration(text, what="poll interval")
+        assert str(caught.value) == (
+            f"the poll interval {text!r} is not a duration; use a number and s, m, h, d or w "
+            "(30s, 5m)"
+        )
