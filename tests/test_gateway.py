@@ -232,7 +232,89 @@ class TestBundledFacts:
         }
 
 
+def _checkout(root: Path, *, default: bool) -> Path:
+    """A small ai-assist checkout: version files in base and a family folder, one model."""
+    prompts = root / "ai_gateway/prompts"
+    generations = prompts / "definitions" / GENERATIONS
+    for folder, versions in (("base", ("1.0.0", "1.2.0", "2.0.0")), ("claude_sonnet", ("1.1.0",))):
+        (generations / folder).mkdir(parents=True)
+        for version in versions:
+            (generations / folder / f"{version}.yml").write_text("name: generation\n")
+    (generations / "claude_sonnet" / "README.md").write_text("not a version\n")
+    (generations / "empty").mkdir()
+    (generations / "notes.txt").write_text("not a folder\n")
+    (generations / "linked").symlink_to(generations / "base")
+    (prompts / "registry.py").write_text(
+        f"LEGACY_MODEL_MAPPING = {{{GENERATIONS!r}: {{'2.0.0': 'claude_x'}}}}\n"
+    )
+    selection = root / "ai_gateway/model_selection"
+    selection.mkdir()
+    (selection / "models.yml").write_text(
+        "models:\n  - gitlab_identifier: claude_x\n    family: [claude_sonnet]\n"
+        "    params: {model: claude-x, custom_llm_provider: vertex_ai}\n"
+    )
+    if default:
+        (selection / "unit_primitives.yml").write_text(
+            "configurable_unit_primitives:\n"
+            "  - {feature_setting: code_suggestions, default_model: claude_x}\n"
+        )
+    return root
+
+
 class TestReadingFiles:
+    def test_checkout_version_files(self, tmp_path: Path) -> None:
+        """A checkout's prompt folders give their version files; symlinked, empty and other
+        entries, and a missing completions folder, are passed over."""
+        facts = GatewayFacts.from_checkout(_checkout(tmp_path, default=False))
+        assert facts.eras[0].versions == {
+            f"{GENERATIONS}/base": ["1.0.0", "1.2.0", "2.0.0"],
+            f"{GENERATIONS}/claude_sonnet": ["1.1.0"],
+        }
+        assert facts.description == (
+            f"gateway checkout {tmp_path} (ai_gateway/model_selection/models.yml, "
+            "ai_gateway/prompts/registry.py, definitions)"
+        )
+
+    def test_no_default_model_is_no_model(self, tmp_path: Path) -> None:
+        """A version the mapping lacks, with no default model, resolves to no model, keeping
+        the version file the constraint selects."""
+        facts = GatewayFacts.from_checkout(_checkout(tmp_path, default=False))
+        era = f"checkout {tmp_path} (undated)"
+        assert facts.resolve(GENERATIONS, "^1.0.0", at=None) == fv.Resolution(
+            prompt_id=GENERATIONS,
+            requested_version="^1.0.0",
+            status="no_model",
+            resolved_version="1.2.0",
+            definition_path=f"ai_gateway/prompts/definitions/{GENERATIONS}/base/1.2.0.yml",
+            source="facts",
+            era=era,
+            detail=f"LEGACY_MODEL_MAPPING[{GENERATIONS!r}]['^1.0.0'] is absent, so the default "
+            f"of feature setting code_suggestions is unknown, per {era}.",
+        )
+
+    def test_default_model_picks_its_family_folder(self, tmp_path: Path) -> None:
+        """The default model's family folder holds the version served; a constraint no file
+        there satisfies could not have been served."""
+        facts = GatewayFacts.from_checkout(_checkout(tmp_path, default=True))
+        era = f"checkout {tmp_path} (undated)"
+        served = facts.resolve(GENERATIONS, "^1.0.0", at=None)
+        assert (served.status, served.resolved_version, served.definition_path) == (
+            "resolved",
+            "1.1.0",
+            f"ai_gateway/prompts/definitions/{GENERATIONS}/claude_sonnet/1.1.0.yml",
+        )
+        assert facts.resolve(GENERATIONS, "^3.0.0", at=None) == fv.Resolution(
+            prompt_id=GENERATIONS,
+            requested_version="^3.0.0",
+            status="no_matching_version",
+            source="facts",
+            era=era,
+            detail=f"LEGACY_MODEL_MAPPING[{GENERATIONS!r}]['^3.0.0'] is absent, so the default "
+            "of feature setting code_suggestions is claude_x, but no version file in "
+            f"{GENERATIONS}/claude_sonnet satisfies '^3.0.0' (1.1.0), so the gateway could not "
+            f"have served it, per {era}.",
+        )
+
     def test_partial_checkout(self, tmp_path: Path) -> None:
         """A checkout with only models.yml still gives its models, and says which files it had."""
         source = SELECTION / FOLDERS[-1] / "ai_gateway/model_selection/models.yml"

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from failover_verify import PolicyError
-from failover_verify._policy import Policy
+from failover_verify._policy import Policy, Rule
 from failover_verify._signals import SIGNALS
 
 CUSTOM = """
@@ -115,6 +115,17 @@ class TestDefaultPolicy:
 
 
 class TestCustomPolicy:
+    def test_rule_without_note_describes_itself(self) -> None:
+        """A rule without a note is shown as its role and conditions, in policy order."""
+        rule = Rule(
+            role="failover",
+            conditions={"model_provider": ("anthropic",), "model_name": ("claude-*", "opus")},
+        )
+        assert rule.describe() == (
+            "failover if model_provider in [anthropic] and model_name in [claude-*, opus]"
+        )
+        assert Rule(role="primary", conditions={}).describe() == "primary if always"
+
     def test_from_file(self, tmp_path: Path) -> None:
         """A policy file replaces the rules: globs, several conditions, no default role."""
         path = tmp_path / "policy.toml"
