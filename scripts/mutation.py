@@ -488,8 +488,12 @@ def _failed_tests(report: Path) -> tuple[str, ...]:
     # The report is the one our own pytest run just wrote, not outside input.
     for case in ET.parse(report).getroot().iter("testcase"):  # noqa: S314
         if case.find("failure") is not None or case.find("error") is not None:
-            module = case.get("classname", "").replace(".", "/")
-            failed.append(f"{module}::{case.get('name')}")
+            # "tests.test_cli.TestStatusLive" is the module tests/test_cli.py, then classes.
+            parts = case.get("classname", "").split(".")
+            module = [part for part in parts if not part[:1].isupper()]
+            classes = [part for part in parts if part[:1].isupper()]
+            path = "/".join(module) + ".py"
+            failed.append("::".join([path, *classes, case.get("name", "?")]))
     return tuple(failed)
 
 
@@ -570,8 +574,10 @@ def report_curated(outcomes: Sequence[Outcome]) -> None:
         print(f"  {'killed  ' if outcome.killed else 'SURVIVED'} {mutation.name}")
         print(f"           {mutation.path}: {mutation.old.strip()!r} -> {mutation.new.strip()!r}")
         if outcome.killed:
-            for test in outcome.failed:
+            for test in outcome.failed[:3]:
                 print(f"           killed by {test}")
+            if len(outcome.failed) > 3:
+                print(f"           and {len(outcome.failed) - 3} more tests")
         else:
             print(f"           no test failed of: {', '.join(mutation.tests)}")
 
