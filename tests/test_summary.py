@@ -754,3 +754,86 @@ class TestSameModelNotes:
             start=datetime(2025, 10, 1, tzinfo=UTC), end=datetime(2025, 10, 2, tzinfo=UTC)
         )
         assert JUDGE.same_model_notes("generation", window) == []
+
+
+def _registry(provider: str) -> dict[str, str | None]:
+    return {"model_class_provider": provider, "model_identifier": None, "prompt_name": None}
+
+
+class TestFeatureReport:
+    def test_decider_counts_and_everyone_s_problems(self) -> None:
+        """The deciding signal's counts stand for the feature; problems, failed indices and
+        completeness gather every signal's, each said once."""
+        served = JUDGE.signal_report(
+            COMPLETION_SERVED,
+            [Group(_served(CLAUDE, "yes"), 3), Group(_served(CLAUDE), 37)],
+            Tally(total=40, notes=["a served note"]),
+            HOUR,
+            None,
+        )
+        registry = JUDGE.signal_report(
+            COMPLETION_REGISTRY,
+            [Group(_registry("anthropic"), 25)],
+            Tally(total=25),
+            HOUR,
+            None,
+        )
+        report = JUDGE.feature_report("completion", [served, registry], HOUR)
+        assert (report.feature, report.verdict, report.decided_by, report.agreement) == (
+            "completion",
+            "failover",
+            "served",
+            "agree",
+        )
+        assert report.reason == (
+            "served records: 100.0% of 40 records are on the failover provider; "
+            "registry records agree"
+        )
+        assert (report.total, report.failover, report.by_model) == (40, 40, {CLAUDE: 40})
+        assert report.errors_by_model == {CLAUDE: ErrorCount(calls=40, errors=3, error_share=0.075)}
+        assert report.notes == ["a served note"]
+        assert list(report.signals) == ["served", "registry"]
+        assert (report.complete, report.problems, report.failed_indices) == (True, [], [])
+
+    def test_partial_signals_make_an_incomplete_feature(self) -> None:
+        """Without a decider, the first signal with records is shown; every signal's
+        problems and failed indices are kept, once each and sorted."""
+        lost = "1 of 3 shards failed in logs-b, logs-a"
+        served = JUDGE.signal_report(
+            COMPLETION_SERVED,
+            [],
+            Tally(total=0, complete=False, failed_indices=["logs-b"], blockers=[lost]),
+            HOUR,
+            None,
+        )
+        registry = JUDGE.signal_report(
+            COMPLETION_REGISTRY,
+            [Group(_registry("anthropic"), 5)],
+            Tally(total=5, complete=False, failed_indices=["logs-a", "logs-b"], blockers=[lost]),
+            HOUR,
+            None,
+        )
+        report = JUDGE.feature_report("completion", [served, registry], HOUR)
+        assert (report.verdict, report.decided_by, report.agreement) == (
+            "inconclusive",
+            None,
+            "none",
+        )
+        assert report.reason == lost
+        assert (report.total, report.failover) == (5, 5)
+        assert report.complete is False
+        assert report.problems == [lost]
+        assert report.failed_indices == ["logs-a", "logs-b"]
+
+    def test_feature_without_records(self) -> None:
+        """With no records anywhere the feature has no data and shows its strongest signal,
+        with the same-provider note of the window's era."""
+        window = TimeWindow(start=T0, end=T0 + MINUTE)
+        reports = [
+            JUDGE.signal_report(signal, [], Tally(total=0), window, None) for signal in SIGNALS[3:]
+        ]
+        report = JUDGE.feature_report("generation", reports, window)
+        assert (report.verdict, report.total, report.errors_by_model) == ("no_data", 0, {})
+        assert report.kql == reports[0].kql
+        assert report.notes == JUDGE.same_model_notes("generation", window)
+        assert len(report.notes) == 1
