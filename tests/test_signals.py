@@ -1,4 +1,5 @@
-"""Today's gateway on the real node: every signal counted on its own, then combined."""
+"""Today's gateway on the real node: every signal counted on its own, then combined; and how
+each signal turns its records' values into facts the policy reads (offline)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,10 @@ import failover_verify as fv
 import gateway_logs as gl
 from esdata import index_gateway_records, load_fixture, spread
 from failover_verify._cli import main
+from failover_verify._gateway import GatewayFacts
+from failover_verify._report import SignalReport
+from failover_verify._signals import SIGNALS, Signal
+from failover_verify._summary import Group, Judge, Tally
 
 ROOT = Path(__file__).resolve().parent.parent
 TODAY = ROOT / "fixtures" / "incident-2026-11.ndjson"
@@ -257,3 +262,140 @@ class TestDefaultIndex:
         state = dict(part.split("=", 1) for part in fragment.split("&"))
         assert prison.loads(unquote(state["_a"]))["index"] == GPRD_DATA_VIEW
         assert report["features"]["completion"]["verdict"] == "failover"
+
+
+JUDGE = Judge(fv.Policy.default(), GatewayFacts.bundled(), 0.95, 1, "https://kibana.example", "x")
+COMPLETION_REGISTRY = SIGNALS[1]
+
+
+def _registry_report(
+    values: dict[str, str | None], at: datetime, judge: Judge = JUDGE
+) -> SignalReport:
+    window = fv.TimeWindow(start=at, end=at + timedelta(minutes=1))
+    group = Group(values, 4, at, at)
+    return judge.signal_report(COMPLETION_REGISTRY, [group], Tally(total=4), window, None)
+
+
+def _registry_values(
+    provider: str | None, identifier: str | None, prompt_name: str | None = None
+) -> dict[str, str | None]:
+    return {
+        "model_class_provider": provider,
+        "model_identifier": identifier,
+        "prompt_name": prompt_name,
+    }
+
+
+class TestCompletionRegistryFacts:
+    @pytest.mark.parametrize(
+        ("values", "at", "provider", "model", "role"),
+        [
+            (
+                _registry_values("litellm_completion", "codestral_2508_fireworks"),
+                T0,
+                "fireworks_ai",
+                "codestral_2508_fireworks",
+                "primary",
+            ),
+            # codestral_2501_vertex left models.yml in 2026-02: by its era's facts, it is Vertex.
+            (
+                _registry_values("litellm_completion", "codestral_2501_vertex"),
+                datetime(2026, 1, 20, tzinfo=UTC),
+                "vertex_ai",
+                "codestral_2501_vertex",
+                "primary",
+            ),
+            (
+                _registry_values("litellm_completion", "codestral_2501_vertex"),
+                T0,
+                "(litellm_completion)",
+                "codestral_2501_vertex",
+                "primary",
+            ),
+            (
+                _registry_values("anthropic", None, "claude_completion"),
+                T0,
+                "anthropic",
+                "claude_completion",
+                "failover",
+            ),
+            (_registry_values(None, None), T0, "(unresolved)", "(none)", "unclassified"),
+        ],
+    )
+    def test_provider_and_model_shown(
+        self, values: dict[str, str | None], at: datetime, provider: str, model: str, role: str
+    ) -> None:
+        """Registry completions show the provider of their model in their era's facts, else
+        the anthropic class's own API, else the class in parentheses; the model is the
+        identifier, else the prompt name."""
+        report = _registry_report(values, at)
+        assert report.by_provider == {provider: 4}
+        assert report.by_model == {model: 4}
+        assert report.breakdown[0].role == role
+
+    def test_custom_rules_see_the_model_facts(self) -> None:
+        """A custom policy can test a registry completion's model, family, provider and
+        prompt name."""
+        policy = fv.Policy.from_toml(
+            """
+schema = 1
+[completion]
+[[completion.rules]]
+role = "failover"
+model = ["claude_sonnet_4_6_vertex"]
+family = ["claude"]
+provider = ["vertex_ai"]
+[[completion.rules]]
+role = "primary"
+prompt_name = ["codestral_*"]
+[generation]
+[[generation.rules]]
+role = "primary"
+prompt_version = ["*"]
+""",
+            source="test",
+        )
+        judge = Judge(policy, GatewayFacts.bundled(), 0.95, 1, "https://kibana.example", "x")
+        claude = _registry_values("litellm", "claude_sonnet_4_6_vertex")
+        assert _registry_report(claude, T0, judge).breakdown[0].role == "failover"
+        codestral = _registry_values("litellm", "unknown_model", "codestral_fim")
+        assert _registry_report(codestral, T0, judge).breakdown[0].role == "primary"
+        other = _registry_values("litellm", "claude_sonnet_4_6", "claude")
+        assert _registry_report(other, T0, judge).breakdown[0].role == "unclassified"
+
+
+class TestSignalDefinitions:
+    @pytest.mark.parametrize(
+        ("signal", "conditions"),
+        [
+            (
+                SIGNALS[0],
+                [
+                    ("json.jsonPayload.message", ("Request to LLM complete",), "equals"),
+                    ("json.jsonPayload.unit_primitive", ("complete_code",), "equals"),
+                ],
+            ),
+            (
+                SIGNALS[3],
+                [
+                    ("json.jsonPayload.message", ("Request to LLM complete",), "equals"),
+                    ("json.jsonPayload.unit_primitive", ("generate_code",), "equals"),
+                ],
+            ),
+            (
+                SIGNALS[4],
+                [
+                    ("json.jsonPayload.message", ("Returning prompt from the registry",), "equals"),
+                    ("json.jsonPayload.prompt_id", ("code_suggestions/generations",), "under"),
+                ],
+            ),
+            (SIGNALS[2], [("json.jsonPayload.message", ("code completion input:",), "equals")]),
+        ],
+    )
+    def test_filters(
+        self, signal: Signal, conditions: list[tuple[str, tuple[str, ...], str]]
+    ) -> None:
+        """Each signal selects its message and, where it has one, its unit primitive or
+        prompt ids."""
+        found = signal.conditions(signal.defaults())
+        assert [(item.field, item.values, item.kind) for item in found] == conditions
