@@ -399,3 +399,74 @@ class TestSignalDefinitions:
         prompt ids."""
         found = signal.conditions(signal.defaults())
         assert [(item.field, item.values, item.kind) for item in found] == conditions
+
+
+def _served_report(
+    signal: Signal, engine: str | None, name: str | None, at: datetime, judge: Judge = JUDGE
+) -> SignalReport:
+    window = fv.TimeWindow(start=at, end=at + timedelta(minutes=1))
+    group = Group({"model_engine": engine, "model_name": name, "error": "no"}, 4, at, at)
+    return judge.signal_report(signal, [group], Tally(total=4), window, None)
+
+
+class TestServedFacts:
+    @pytest.mark.parametrize(
+        ("engine", "name", "at", "provider"),
+        [
+            # Both the anthropic and the vertex model log claude-sonnet-4-6: the engine decides.
+            ("anthropic-chat", "claude-sonnet-4-6", T0, "anthropic"),
+            ("litellm", "claude-sonnet-4-6", T0, "vertex_ai"),
+            (None, "claude-sonnet-4-6", T0, "(unresolved)"),
+            ("litellm", "codestral-2508", T0, "fireworks_ai"),
+            # Sonnet 4 on Vertex left models.yml in 2026-05; in its era it is known.
+            ("litellm", "claude-sonnet-4@20250514", datetime(2026, 1, 20, tzinfo=UTC), "vertex_ai"),
+            ("litellm", "claude-sonnet-4@20250514", T0, "(unresolved)"),
+        ],
+    )
+    def test_provider_by_engine_and_era(
+        self, engine: str | None, name: str, at: datetime, provider: str
+    ) -> None:
+        """A served record's provider is its model's in its era's facts, the engine telling
+        apart models of one name; a name the facts cannot pin stays unresolved."""
+        for signal in (SIGNALS[0], SIGNALS[3]):
+            report = _served_report(signal, engine, name, at)
+            assert report.by_provider == {provider: 4}
+            assert report.by_model == {name: 4}
+
+    def test_no_model_name(self) -> None:
+        """A served record without a model name is shown as (none), unresolved, unclassified."""
+        report = _served_report(SIGNALS[0], "litellm", None, T0)
+        assert (report.by_provider, report.by_model) == ({"(unresolved)": 4}, {"(none)": 4})
+        assert report.unclassified == 4
+
+    def test_custom_rules_see_the_model_facts(self) -> None:
+        """A custom policy can test a served record's engine, model, family and provider."""
+        policy = fv.Policy.from_toml(
+            """
+schema = 1
+[completion]
+[[completion.rules]]
+role = "failover"
+model_engine = ["anthropic-chat"]
+model = ["claude_sonnet_4_6"]
+family = ["claude"]
+provider = ["anthropic"]
+[[completion.rules]]
+role = "primary"
+model = ["<none>"]
+family = ["<none>"]
+provider = ["<none>"]
+[generation]
+[[generation.rules]]
+role = "primary"
+prompt_version = ["*"]
+""",
+            source="test",
+        )
+        judge = Judge(policy, GatewayFacts.bundled(), 0.95, 1, "https://kibana.example", "x")
+        claude = _served_report(SIGNALS[0], "anthropic-chat", "claude-sonnet-4-6", T0, judge)
+        assert claude.failover == 4
+        unknown = _served_report(SIGNALS[0], "litellm", "mystery", T0, judge)
+        assert unknown.primary == 4
+        vertex = _served_report(SIGNALS[0], "litellm", "claude-sonnet-4-6", T0, judge)
+        assert vertex.unclassified == 4
