@@ -9,7 +9,15 @@ from failover_verify._gateway import GatewayFacts
 from failover_verify._policy import Policy
 from failover_verify._report import ErrorCount, Evidence, RoleSpan, SignalReport
 from failover_verify._signals import SIGNALS, Signal
-from failover_verify._summary import Group, Judge, Tally, TimelineBuilder, combine, decide
+from failover_verify._summary import (
+    Group,
+    Judge,
+    Tally,
+    TimelineBuilder,
+    check_thresholds,
+    combine,
+    decide,
+)
 from failover_verify._timeline import Switch, TimelinePoint
 from failover_verify._window import TimeWindow
 
@@ -40,6 +48,29 @@ def _decide(
         unclassified=unclassified,
         **options,  # type: ignore[arg-type]
     )
+
+
+class TestCheckThresholds:
+    @pytest.mark.parametrize(("threshold", "min_count"), [(0.500001, 1), (1, 1), (0.95, 20)])
+    def test_meaningful_settings_pass(self, threshold: float, min_count: int) -> None:
+        """A threshold above 0.5 up to 1 and a minimum count of at least 1 are accepted."""
+        check_thresholds(threshold, min_count)
+
+    @pytest.mark.parametrize("threshold", [0.5, 0.4, 1.0001, 2])
+    def test_threshold_out_of_range(self, threshold: float) -> None:
+        """A threshold of 0.5 or less, or above 1, is refused, naming the allowed range."""
+        with pytest.raises(UsageError) as caught:
+            check_thresholds(threshold, 20)
+        assert str(caught.value) == (f"threshold= must be above 0.5 and at most 1, not {threshold}")
+
+    @pytest.mark.parametrize("min_count", [0, -1])
+    def test_min_count_below_one(self, min_count: int) -> None:
+        """A minimum count below 1 is refused, naming the parameter."""
+        with pytest.raises(UsageError) as caught:
+            check_thresholds(0.95, min_count)
+        assert str(caught.value) == (
+            f"the minimum count (min_count=) must be at least 1, not {min_count}"
+        )
 
 
 class TestDecide:
@@ -129,6 +160,22 @@ class TestDecide:
         assert _decide(blockers=["the index pattern 'x' matches no index"]) == (
             "inconclusive",
             "the index pattern 'x' matches no index",
+        )
+
+    def test_every_reason_in_full(self) -> None:
+        """Each verdict's reason, word for word: what a user reads under the verdict."""
+        assert _decide(0, 1000, complete=False)[1] == (
+            "Elasticsearch returned partial results, so the counts may be wrong"
+        )
+        assert _decide() == ("no_data", "no matching records in the window")
+        assert _decide(2, 95, 3)[1] == "95.0% of 100 records are on the failover provider"
+        assert _decide(96, 1, 3)[1] == "96.0% of 100 records are on the primary provider"
+        assert _decide(40, 40, 20)[1] == (
+            "20.0% of 100 records match no policy rule; see the breakdown, and extend the "
+            "policy if they are expected"
+        )
+        assert _decide(30, 70, threshold=0.8)[1] == (
+            "70.0% failover and 30.0% primary of 100 records; neither reaches 80%"
         )
 
     def test_reasons_give_numbers(self) -> None:
