@@ -156,3 +156,64 @@ class TestDuration:
             f"the poll interval {text!r} is not a duration; use a number and s, m, h, d or w "
             "(30s, 5m)"
         )
+
+
+FORMATS = (
+    "use a duration before now (15m, 2h, 1d, 30s, 1w), now-<duration>, now, or an absolute "
+    "time such as 2026-03-01T14:05:00Z"
+)
+
+
+class TestMessages:
+    @pytest.mark.parametrize(
+        ("since", "until", "message"),
+        [
+            ("", None, f"the since time is empty; {FORMATS}"),
+            ("15m", " ", f"the until time is empty; {FORMATS}"),
+            ("now-99999999w", None, "the since time 'now-99999999w' reaches too far back"),
+            (
+                "fortnight",
+                None,
+                (
+                    f"cannot read the since time 'fortnight' (Unknown string format: fortnight); "
+                    f"{FORMATS}"
+                ),
+            ),
+            (
+                "1999-12-31T23:59Z",
+                None,
+                "the since time '1999-12-31T23:59Z' is before 2000; check the year",
+            ),
+            (
+                "now",
+                None,
+                (
+                    "the time window is empty: it starts at 2026-11-27T12:00:00Z and ends at "
+                    "2026-11-27T12:00:00Z; the start must be before the end"
+                ),
+            ),
+        ],
+    )
+    def test_errors_in_full(self, since: str, until: str | None, message: str) -> None:
+        """Each window error says what was wrong with which end, and how to write it."""
+        with pytest.raises(WindowError) as caught:
+            parse_window(since, until, now=NOW)
+        assert str(caught.value) == message
+
+    def test_year_2000_is_the_earliest(self) -> None:
+        """The first instant of 2000 is accepted; anything earlier is taken for a typo."""
+        window = parse_window("2000-01-01T00:00Z", now=NOW)
+        assert window.start == datetime(2000, 1, 1, tzinfo=UTC)
+
+    @pytest.mark.parametrize(
+        ("text", "expected"),
+        [
+            ("27 Nov", datetime(2026, 11, 27, 0, 0, tzinfo=UTC)),
+            ("10:30", datetime(2026, 11, 27, 10, 30, tzinfo=UTC)),
+        ],
+    )
+    def test_missing_parts_default_to_today_at_midnight(
+        self, text: str, expected: datetime
+    ) -> None:
+        """A date without a time is midnight, a time without a date is today: never now."""
+        assert parse_window(text, now=NOW).start == expected
