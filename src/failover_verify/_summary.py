@@ -51,6 +51,7 @@ __all__ = [
     "Tally",
     "TimelineBuilder",
     "check_thresholds",
+    "combine",
     "decide",
 ]
 
