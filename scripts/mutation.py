@@ -293,6 +293,7 @@ class Curated:
 
 
 _VERIFY: Final = "tests/test_verify.py"
+_SLICES: Final = "tests/test_slices.py"
 CURATED: Final[tuple[Curated, ...]] = (
     Curated(
         "read_answer ignores a search that timed out",
@@ -416,12 +417,34 @@ CURATED: Final[tuple[Curated, ...]] = (
     Curated(
         "--time-field is ignored by the range query",
         "src/failover_verify/_queries.py",
-        "        window_query(plan.time_field, window),\n",
-        '        window_query("@timestamp", window),\n',
+        "            time_field: {\n",
+        '            "@timestamp": {\n',
         (
             f"{_VERIFY}::TestPinnedEdges::test_time_field_decides_the_range",
             "tests/test_cli.py::TestStatusOptions::test_time_field_option",
         ),
+    ),
+    Curated(
+        "kept slices are not checked against the index again (_stale)",
+        "src/failover_verify/_slices.py",
+        "        if counts.get(work.signal.id, 0)"
+        " != sum(work.held.slices[s].total for s in work.used)\n",
+        "        if False\n",
+        (f"{_SLICES}::TestLateAndLostRecords",),
+    ),
+    Curated(
+        "a timed-out check of the kept slices is trusted (_stale)",
+        "src/failover_verify/_slices.py",
+        "    counts = held_counts(answer) if answer is not None and answer.complete else None\n",
+        "    counts = held_counts(answer) if answer is not None else None\n",
+        (f"{_SLICES}::TestPartialAnswers::test_partial_check_of_kept_slices_asks_again",),
+    ),
+    Curated(
+        "the slices of a partial answer are kept (_result)",
+        "src/failover_verify/_slices.py",
+        "        if tally.complete:\n            _keep(work, fresh, edge, length_ms)\n",
+        "        if True:\n            _keep(work, fresh, edge, length_ms)\n",
+        (f"{_SLICES}::TestPartialAnswers::test_partial_slice_answers_are_not_kept",),
     ),
 )
 

@@ -12,10 +12,19 @@ import pytest
 from elasticsearch import Elasticsearch, helpers
 
 import gateway_logs as gl
-from failover_verify import Report, UsageError, Verifier, read_ndjson, verify
+from failover_verify import (
+    ConnectionSettings,
+    Report,
+    UsageError,
+    Verifier,
+    connect,
+    read_ndjson,
+    verify,
+)
 from failover_verify._slices import gaps_of, merge_groups, slice_length, spans_of
 from failover_verify._summary import Group
 from failover_verify._window import TimeWindow
+from faultproxy import Fault, FaultProxy
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 ERA = gl.ERAS["2026-11"]
@@ -228,6 +237,75 @@ class TestSettling:
         assert verifier.slices is None
         assert recorder.asked_seconds() == 0  # the window is asked as a whole, not by slices
         assert len(recorder.requests) == 2
+
+
+@pytest.fixture
+def proxy(es_url: str) -> Iterator[FaultProxy]:
+    started = FaultProxy(es_url).start()
+    yield started
+    started.stop()
+
+
+def _timed_out(which: slice) -> Fault:
+    """The msearch answers in ``which`` marked timed out (their counts stay real)."""
+
+    def rewrite(body: dict[str, Any]) -> dict[str, Any]:
+        for answer in body["responses"][which]:
+            answer["timed_out"] = True
+        return body
+
+    return Fault(rewrite=rewrite)
+
+
+def _first_msearch(fault: Fault) -> Any:
+    seen = {"msearch": 0}
+
+    def rule(_method: str, path: str) -> Fault | None:
+        if "/_msearch" not in path:
+            return None
+        seen["msearch"] += 1
+        return fault if seen["msearch"] == 1 else None
+
+    return rule
+
+
+class TestPartialAnswers:
+    """Through a fault proxy: answers that are not whole are never kept nor trusted."""
+
+    def test_partial_slice_answers_are_not_kept(
+        self, proxy: FaultProxy, incident_index: str
+    ) -> None:
+        """Slices from a timed-out answer are not kept, though its counts are real: the next
+        verification asks for the whole window again."""
+        verifier = Verifier(connect(ConnectionSettings.build(url=proxy.url)), index=incident_index)
+        recorder = _Recorder(verifier)
+        window = _window(_at(70), 5)
+        proxy.rule = _first_msearch(_timed_out(slice(None)))
+        partial = verifier.verify(window, now=LATER)
+        assert partial.features["completion"].verdict == "inconclusive"
+        assert repr(verifier.slices).startswith("<SliceCache 0 slices")
+        whole = verifier.verify(window, now=LATER)
+        assert recorder.asked_seconds() == 300
+        assert len(recorder.requests[-1]) == 5  # one slice search per signal, no check
+        assert whole.features["completion"].verdict != "inconclusive"
+
+    def test_partial_check_of_kept_slices_asks_again(
+        self, proxy: FaultProxy, incident_index: str, es_client: Elasticsearch
+    ) -> None:
+        """When the count of the kept slices comes back timed out, they are not trusted: the
+        whole window is asked for again, and the report is the one in one go."""
+        verifier = Verifier(connect(ConnectionSettings.build(url=proxy.url)), index=incident_index)
+        recorder = _Recorder(verifier)
+        window = _window(_at(70), 5)
+        verifier.verify(window, now=LATER)
+        proxy.rule = _first_msearch(_timed_out(slice(-1, None)))
+        asked = len(recorder.requests)
+        again = verifier.verify(window, now=LATER)
+        assert len(recorder.requests) == asked + 2
+        assert recorder.asked_seconds() == 300
+        fresh = verify(es_client, since=window, index=incident_index)
+        # Only the address differs: this verifier reads through the proxy.
+        assert _dump(again) | {"source": ""} == _dump(fresh) | {"source": ""}
 
 
 class TestPieces:
