@@ -323,6 +323,23 @@ CURATED: Final[tuple[Curated, ...]] = (
         ("tests/test_faults.py::TestPartialResults::test_skipped_cluster_named",),
     ),
     Curated(
+        "the timeline takes a partial page as whole (Verifier.timeline)",
+        "src/failover_verify/_verify.py",
+        "                for problem in answer.problems:\n",
+        "                for problem in ():\n",
+        (
+            "tests/test_timeline.py::TestPartialPages",
+            "tests/test_faults.py::TestWatchSwitchTime::test_partial_timeline_gives_no_switch_time",
+        ),
+    ),
+    Curated(
+        "export writes a partial page (export_hits)",
+        "src/failover_verify/_export.py",
+        "            if not answer.complete:\n",
+        "            if False:\n",
+        ("tests/test_faults.py::TestPartialExport",),
+    ),
+    Curated(
         "composite paging stops after the first page",
         "src/failover_verify/_answers.py",
         "        after = dict(next_key)\n",
