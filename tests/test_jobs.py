@@ -175,12 +175,17 @@ class TestMissingExtra:
         ids=["prometheus-client", "python-gitlab"],
     )
     def test_error_names_the_extra(
-        self, module: str, argv: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+        self,
+        module: str,
+        argv: list[str],
+        tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch,
+        refused_url: str,
     ) -> None:
         """Without the jobs extra the error says: pip install 'failover-verify[jobs]' (exit 4)."""
         monkeypatch.setitem(sys.modules, module, None)
         args = [str(tmp_path / "m.prom") if arg == "PATH" else arg for arg in argv]
-        env = {"GITLAB_URL": "http://127.0.0.1:9", "GITLAB_TOKEN": TOKEN}
+        env = {"GITLAB_URL": refused_url, "GITLAB_TOKEN": TOKEN}
         code, _, err = cli("status", "--source", str(FIXTURE), *args, env=env)
         assert code == 4
         assert "pip install 'failover-verify[jobs]'" in err
@@ -421,9 +426,9 @@ class TestRecord:
         assert code == 4
         assert "--strict-record" in err
 
-    def test_options_need_record_to(self) -> None:
+    def test_options_need_record_to(self, refused_url: str) -> None:
         """--strict-record or --record-es-url without --record-to is a usage error (exit 2)."""
-        for extra in (["--strict-record"], ["--record-es-url", "http://127.0.0.1:9"]):
+        for extra in (["--strict-record"], ["--record-es-url", refused_url]):
             code, _, err = cli("status", "--source", str(FIXTURE), *extra, env={})
             assert code == 2
             assert "needs --record-to" in err
