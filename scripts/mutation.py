@@ -399,6 +399,23 @@ CURATED: Final[tuple[Curated, ...]] = (
         ),
     ),
     Curated(
+        "a custom threshold is ignored in favour of 0.95 (Verifier)",
+        "src/failover_verify/_verify.py",
+        "            threshold=threshold,\n            min_count=min_count,\n",
+        "            threshold=DEFAULT_THRESHOLD,\n            min_count=min_count,\n",
+        (
+            f"{_VERIFY}::TestPinnedEdges::test_custom_threshold",
+            "tests/test_cli.py::TestStatusOptions::test_threshold_option",
+        ),
+    ),
+    Curated(
+        "a custom threshold is ignored in favour of 0.95 offline (verify_hits)",
+        "src/failover_verify/_offline.py",
+        "        threshold=threshold,\n        min_count=min_count,\n        kibana_url",
+        "        threshold=DEFAULT_THRESHOLD,\n        min_count=min_count,\n        kibana_url",
+        ("tests/test_offline.py::TestThresholdOffline",),
+    ),
+    Curated(
         "threshold and min-count validation removed (check_thresholds)",
         "src/failover_verify/_summary.py",
         '    """Refuse a threshold or minimum count that would let a verdict mean nothing."""\n',
@@ -430,6 +447,13 @@ CURATED: Final[tuple[Curated, ...]] = (
             f"{_VERIFY}::TestPinnedEdges::test_spelling_hint_names_the_other_pattern",
             f"{_VERIFY}::TestPinnedEdges::test_no_spelling_hint_for_other_patterns",
         ),
+    ),
+    Curated(
+        "no spelling hint for a gprd or gprod pattern (_pattern_hint)",
+        "src/failover_verify/_verify.py",
+        '    if "gprod" in index and "gprd" in index:\n',
+        "    if True:\n",
+        (f"{_VERIFY}::TestPinnedEdges::test_spelling_hint_names_the_other_pattern",),
     ),
     Curated(
         "--time-field is ignored by the range query",

@@ -12,6 +12,7 @@ import pytest
 from elasticsearch import Elasticsearch, helpers
 
 import gateway_logs as gl
+from esdata import completions
 from failover_verify import (
     Report,
     SourceError,
@@ -232,6 +233,33 @@ class TestWindowEdgesAndPromptIds:
             time_field="json.jsonPayload.timestamp",
         )
         assert _summary(report)["completion"] == ("no_data", 0, 0, 0, 0)
+
+
+class TestThresholdOffline:
+    @pytest.mark.parametrize(
+        ("threshold", "verdict"), [(0.85, "failover"), (0.86, "mixed"), (0.95, "mixed")]
+    )
+    def test_custom_threshold(self, threshold: float, verdict: str) -> None:
+        """Offline too, the threshold given decides: 85 of 100 records on failover is failover
+        at 0.85 and mixed at 0.86."""
+        start = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)
+        documents = completions(start, 10, 85, "failover") + completions(
+            start, 10, 15, "primary", seed=4
+        )
+        hits = [
+            {"_index": "t", "_id": str(number), "_source": document}
+            for number, document in enumerate(documents)
+        ]
+        report = verify_hits(
+            hits,
+            since=start,
+            until=start + timedelta(minutes=11),
+            features=["completion"],
+            threshold=threshold,
+        )
+        completion = report.features["completion"]
+        assert (completion.verdict, completion.total, completion.failover) == (verdict, 100, 85)
+        assert report.threshold == threshold
 
 
 class TestBadRecords:
