@@ -32,6 +32,13 @@ settings.load_profile(PROFILE)
 _SCALE: Final = {"ci": 4.0, "mutation": 0.25}.get(PROFILE, 1.0)
 
 
+def suppressed(*checks: HealthCheck) -> list[HealthCheck]:
+    """``checks`` and the health checks the profile suppresses, for a test's own settings
+    (whose list would otherwise replace the profile's)."""
+    profile = settings.get_profile(PROFILE).suppress_health_check
+    return sorted({*profile, *checks}, key=lambda check: check.value)
+
+
 def examples(count: int) -> int:
     """``count`` examples in a developer's run, scaled up under the CI profile."""
     return max(1, round(count * _SCALE))

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import gateway_logs as gl
-from examples import examples
+from examples import examples, suppressed
 from failover_verify import (
     CompletionRecord,
     ParseProblem,
@@ -66,7 +66,9 @@ JSON = st.recursive(
     max_leaves=12,
 )
 FAST = settings(
-    max_examples=examples(400), deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    max_examples=examples(400),
+    deadline=None,
+    suppress_health_check=suppressed(HealthCheck.too_slow),
 )
 
 
@@ -220,7 +222,7 @@ class TestDefinitionFiles:
     @settings(
         max_examples=examples(200),
         deadline=None,
-        suppress_health_check=[HealthCheck.function_scoped_fixture],
+        suppress_health_check=suppressed(HealthCheck.function_scoped_fixture),
     )
     @given(
         content=ODD_TEXT | JSON.map(yaml.safe_dump),
