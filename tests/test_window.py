@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -217,3 +219,63 @@ class TestMessages:
     ) -> None:
         """A date without a time is midnight, a time without a date is today: never now."""
         assert parse_window(text, now=NOW).start == expected
+
+
+NOW_ODD = datetime(2026, 11, 27, 12, 34, 56, 789_000, tzinfo=UTC)
+"""A 'now' with minutes, seconds and microseconds, none of which a default may take."""
+
+
+class TestDefaultsAtOddMoments:
+    @pytest.mark.parametrize(
+        ("text", "expected"),
+        [
+            ("27 Nov", datetime(2026, 11, 27, 0, 0, tzinfo=UTC)),
+            ("26 Nov 2026", datetime(2026, 11, 26, 0, 0, tzinfo=UTC)),
+            ("10:30", datetime(2026, 11, 27, 10, 30, tzinfo=UTC)),
+        ],
+    )
+    def test_missing_parts_are_zero(self, text: str, expected: datetime) -> None:
+        """Parts the text lacks are midnight's, never the minutes or seconds of now; and the
+        result has no timezone given, so it is taken as UTC and said."""
+        window = parse_window(text, now=NOW_ODD)
+        assert window.start == expected
+        assert window.start.tzinfo is UTC
+        assert window.notes == (f"since {text!r} had no timezone; taken as UTC",)
+
+
+@pytest.fixture
+def new_york() -> Iterator[None]:
+    """The process's local time zone is New York's (UTC-5 in November) for one test."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TZ", "America/New_York")
+        time.tzset()
+        try:
+            yield
+        finally:
+            patch.undo()
+            time.tzset()
+
+
+@pytest.mark.usefixtures("new_york")
+class TestLocalZoneIsIgnored:
+    def test_naive_text_is_utc_not_local(self) -> None:
+        """Text without a zone is UTC even where the machine's zone is not, and the window
+        is held and described in UTC."""
+        window = parse_window("2026-11-27 10:00", "2026-11-27T11:00:00Z", now=NOW)
+        assert window.start == datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
+        assert (window.start.utcoffset(), window.end.utcoffset()) == (timedelta(0),) * 2
+        data = window.model_dump(mode="json", by_alias=True)
+        assert (data["from"], data["to"]) == ("2026-11-27T10:00:00Z", "2026-11-27T11:00:00Z")
+
+    def test_describe_is_utc_not_local(self) -> None:
+        plus_two = timezone(timedelta(hours=2))
+        window = TimeWindow(
+            start=datetime(2026, 11, 27, 13, 0, tzinfo=plus_two),
+            end=datetime(2026, 11, 27, 14, 0, tzinfo=plus_two),
+        )
+        assert window.describe() == "2026-11-27T11:00:00Z to 2026-11-27T12:00:00Z"
+
+    def test_naive_datetime_is_utc_not_local(self) -> None:
+        window = parse_window(datetime(2026, 11, 27, 10, 0), now=NOW)
+        assert window.start == datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
+        assert window.start.utcoffset() == timedelta(0)
