@@ -702,6 +702,17 @@ class TestSignalReport:
         report = JUDGE.signal_report(COMPLETION_SERVED, groups, Tally(total=20), HOUR, None)
         assert [(sample.id, sample.fields) for sample in report.samples] == [("doc-1", {})]
 
+    def test_only_the_conflicting_field_is_left_out(self) -> None:
+        """A field given twice with different values is left out of a sample; its other
+        fields are still shown."""
+        hit = _hit(1, model_name=CLAUDE, error="no")
+        hit["_source"]["json.jsonPayload.model_name"] = "other"  # type: ignore[index]
+        groups = [Group(_served(CLAUDE), 20, sample=hit)]
+        report = JUDGE.signal_report(COMPLETION_SERVED, groups, Tally(total=20), HOUR, None)
+        assert [(sample.id, sample.fields) for sample in report.samples] == [
+            ("doc-1", {"json.jsonPayload.error": "no"})
+        ]
+
     def test_registry_versions_and_resolutions(self) -> None:
         """Registry records are counted per requested version, and each distinct resolution
         is listed once."""

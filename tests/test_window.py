@@ -279,3 +279,14 @@ class TestLocalZoneIsIgnored:
         window = parse_window(datetime(2026, 11, 27, 10, 0), now=NOW)
         assert window.start == datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
         assert window.start.utcoffset() == timedelta(0)
+
+    def test_aware_datetime_is_held_in_utc(self) -> None:
+        plus_two = timezone(timedelta(hours=2))
+        window = parse_window(datetime(2026, 11, 27, 12, 0, tzinfo=plus_two), now=NOW)
+        assert window.start == datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
+        assert window.start.utcoffset() == timedelta(0)
+
+    def test_relative_window_is_held_in_utc(self) -> None:
+        """A window before now is in UTC, both ends, whatever the local zone."""
+        data = parse_window("15m", now=NOW).model_dump(mode="json", by_alias=True)
+        assert (data["from"], data["to"]) == ("2026-11-27T11:45:00Z", "2026-11-27T12:00:00Z")
