@@ -1,6 +1,7 @@
 """The mutation check: does the suite catch bugs, not just run the code?
 
     scripts/mutants [all|pure|curated] [--jobs N] [--keep] [--modules _summary,_window,...]
+                    [--survivors]
 
 ``pure`` runs mutmut (configured in pyproject.toml, ``[tool.mutmut]``) over the modules that
 need no network: the verdict rules and summary, policy, window, registry, records, gateway
@@ -11,7 +12,9 @@ listed with the line they change, those in ``scripts/mutants-equivalent.txt`` ma
 equivalent (no behaviour can tell them apart) with the reason. ``--keep`` reuses mutmut's
 cache in ``mutants/`` instead of starting afresh (quicker, for working on survivors).
 ``--modules`` runs and scores only the mutants of the named modules (all of them again, even
-those with a result), for a machine too slow for the whole run.
+those with a result), for a machine too slow for the whole run. ``--survivors`` (implies
+``--keep``) runs again only the mutants that survived the last run, against the tests as they
+are now: the way to see new tests kill them.
 
 ``curated`` applies a fixed list of mutations on the Elasticsearch paths, one at a time, to a
 throwaway copy of the tree (never the working tree), and runs the tests that should catch
@@ -152,7 +155,9 @@ class Mutant:
     status: str
 
 
-def run_mutmut(jobs: int, *, keep: bool, modules: Sequence[str] = ()) -> None:
+def run_mutmut(
+    jobs: int, *, keep: bool, modules: Sequence[str] = (), survivors: bool = False
+) -> None:
     if not keep and MUTANTS.exists():
         shutil.rmtree(MUTANTS)
     MUTANTS.mkdir(exist_ok=True)
@@ -161,6 +166,16 @@ def run_mutmut(jobs: int, *, keep: bool, modules: Sequence[str] = ()) -> None:
     started = time.monotonic()
     # mutmut names a mutant failover_verify.<module>.<function>__mutmut_<n>.
     names = [f"failover_verify.{module}.*" for module in modules]
+    if survivors:
+        names = [
+            mutant.name
+            for mutant in read_mutants(modules)
+            if mutant.status not in CAUGHT and mutant.status != "not checked"
+        ]
+        if not names:
+            _say("no survivors to run again")
+            return
+        _say(f"running the {len(names)} survivors of the last run again")
     with log.open("w") as out:
         result = subprocess.run(
             [str(VENV / "bin" / "mutmut"), "run", "--max-children", str(jobs), *names],
@@ -679,6 +694,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--keep", action="store_true", help="reuse mutmut's results in mutants/ (quicker)"
     )
     parser.add_argument(
+        "--survivors",
+        action="store_true",
+        help="run only the last run's survivors again (implies --keep)",
+    )
+    parser.add_argument(
         "--modules",
         type=lambda text: [name.strip() for name in text.split(",") if name.strip()],
         default=[],
@@ -694,7 +714,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         score = None
         outcomes: list[Outcome] = []
         if args.part in ("all", "pure"):
-            run_mutmut(args.jobs, keep=args.keep, modules=args.modules)
+            run_mutmut(
+                args.jobs,
+                keep=args.keep or args.survivors,
+                modules=args.modules,
+                survivors=args.survivors,
+            )
         if args.part in ("all", "curated"):
             outcomes = run_curated()
         if args.part in ("all", "pure"):

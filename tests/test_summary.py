@@ -713,6 +713,14 @@ class TestSignalReport:
             ("doc-1", {"json.jsonPayload.error": "no"})
         ]
 
+    def test_sample_that_is_not_an_object_shows_no_fields(self) -> None:
+        """A sample whose _source is not an object is shown, without fields, with its place
+        only when the index and id are text."""
+        hit: dict[str, object] = {"_index": "logs-1", "_id": 12, "_source": "text"}
+        groups = [Group(_served(CLAUDE), 20, sample=hit)]
+        report = JUDGE.signal_report(COMPLETION_SERVED, groups, Tally(total=20), HOUR, None)
+        assert [(s.index, s.id, s.fields) for s in report.samples] == [("logs-1", None, {})]
+
     def test_registry_versions_and_resolutions(self) -> None:
         """Registry records are counted per requested version, and each distinct resolution
         is listed once."""
