@@ -525,6 +525,26 @@ class TestCombine:
             "disagree",
         )
 
+    def test_second_signal_disagrees(self) -> None:
+        """The signal right after the decider is held to it too."""
+        reports = [
+            _report("served", "definite", "failover", "96% failover"),
+            _report("registry", "definite", "mixed", "60% failover"),
+        ]
+        assert combine(reports)[1:] == (
+            (
+                "the signals disagree: served says failover (96% failover); "
+                "registry says mixed (60% failover)"
+            ),
+            None,
+            "disagree",
+        )
+
+    def test_one_partial_signal_alone(self) -> None:
+        """A feature read through one signal, partial, gives that signal's reason as it is."""
+        reports = [_report("served", "partial", reason="no index")]
+        assert combine(reports) == ("inconclusive", "no index", None, "none")
+
     def test_agreement(self) -> None:
         """The strongest definite signal decides; the others that agree are named."""
         reports = [
@@ -721,6 +741,58 @@ class TestSignalReport:
         report = JUDGE.signal_report(COMPLETION_SERVED, groups, Tally(total=20), HOUR, None)
         assert [(s.index, s.id, s.fields) for s in report.samples] == [("logs-1", None, {})]
 
+    def test_blockers_alone_make_it_partial(self) -> None:
+        """A blocked search (an index pattern matching nothing) is partial though nothing
+        came back incomplete."""
+        tally = Tally(total=0, blockers=["the index pattern 'x' matches no index"])
+        report = JUDGE.signal_report(COMPLETION_SERVED, [], tally, HOUR, None)
+        assert (report.verdict, report.standing, report.reason) == (
+            "inconclusive",
+            "partial",
+            "the index pattern 'x' matches no index",
+        )
+
+    def test_records_are_judged_by_their_own_era(self) -> None:
+        """A group is classified by the facts when it was last seen, not at the window's end;
+        a group with no last-seen time by the facts at the window's end."""
+        start = datetime(2025, 10, 1, tzinfo=UTC)
+        window = TimeWindow(start=start, end=T0)
+        model = "claude-sonnet-4-20250514"
+        then = [Group(_served(model), 20, start, start)]
+        report = JUDGE.signal_report(GENERATION_SERVED, then, Tally(total=20), window, None)
+        assert (report.verdict, report.primary, report.unclassified) == ("primary", 20, 0)
+        unknown = [Group(_served(model), 20, start, None)]
+        report = JUDGE.signal_report(GENERATION_SERVED, unknown, Tally(total=20), window, None)
+        assert (report.verdict, report.primary, report.unclassified) == ("inconclusive", 0, 20)
+
+    def test_first_seen_is_the_earliest_whatever_the_order(self) -> None:
+        """A role's first and last seen span all its groups, in whichever order they come."""
+        groups = [
+            Group(_served(CLAUDE, "yes"), 2, T0 + MINUTE, T0 + 2 * MINUTE),
+            Group(_served(CLAUDE), 18, T0 + 5 * MINUTE, T0 + 50 * MINUTE),
+        ]
+        report = JUDGE.signal_report(COMPLETION_SERVED, groups, Tally(total=20), HOUR, None)
+        assert report.seen == {"failover": RoleSpan(first=T0 + MINUTE, last=T0 + 50 * MINUTE)}
+
+    def test_records_past_the_cap_add_to_the_unclassified(self) -> None:
+        """Records past the group cap are added to those that match no rule, not in place."""
+        groups = [Group(_served(CLAUDE), 20), Group(_served("mystery-model"), 3)]
+        report = JUDGE.signal_report(COMPLETION_SERVED, groups, Tally(total=25), HOUR, None)
+        assert (report.failover, report.unclassified) == (20, 5)
+
+    def test_discover_link_in_full(self) -> None:
+        """The report links to Kibana Discover on the data view, query, window and columns."""
+        report = JUDGE.signal_report(COMPLETION_SERVED, [], Tally(total=0), HOUR, None)
+        assert report.kibana_url == (
+            "https://kibana.example/app/discover#/?_g=(filters:!(),refreshInterval:"
+            "(pause:!t,value:0),time:(from:'2026-11-01T12:00:00Z',to:'2026-11-01T13:00:00Z'))"
+            "&_a=(columns:!(json.jsonPayload.model_engine,json.jsonPayload.model_name,"
+            "json.jsonPayload.error,json.jsonPayload.error_type),filters:!(),index:'logs-*',"
+            "query:(language:kuery,query:'json.jsonPayload.message:%20%22Request%20to%20LLM"
+            "%20complete%22%20and%20json.jsonPayload.unit_primitive:%20%22complete_code%22'),"
+            "sort:!(!('@timestamp',desc)))"
+        )
+
     def test_registry_versions_and_resolutions(self) -> None:
         """Registry records are counted per requested version, and each distinct resolution
         is listed once."""
@@ -745,6 +817,11 @@ class TestSignalReport:
             ("^1.0.0", "claude_sonnet_4_6_vertex"),
         ]
         assert (report.failover, report.primary, report.verdict) == (12, 8, "mixed")
+        assert [(item.count, item.resolution) for item in report.breakdown] == [
+            (12, report.resolutions[0]),
+            (5, report.resolutions[1]),
+            (3, report.resolutions[1]),
+        ]
 
     @pytest.mark.parametrize(
         ("total", "standing"),
@@ -782,6 +859,46 @@ class TestSignalReport:
         ]
         report = JUDGE.signal_report(GENERATION_SERVED, groups, Tally(total=21), window, None)
         assert report.standing == "unmatched"
+
+
+class TestIndistinctCounts:
+    START = datetime(2026, 2, 1, tzinfo=UTC)
+    SAME = "claude-sonnet-4@20250514"
+    """Both generation versions resolve to this model in 2026-02: its records are indistinct."""
+
+    def _report(self, groups: list[Group], judge: Judge = JUDGE) -> SignalReport:
+        window = TimeWindow(start=self.START, end=self.START + MINUTE)
+        total = sum(group.count for group in groups)
+        return judge.signal_report(GENERATION_SERVED, groups, Tally(total=total), window, None)
+
+    def test_indistinct_groups_add_up(self) -> None:
+        """Indistinct records of several groups add up to all the unclassified ones."""
+        groups = [
+            Group(_served(self.SAME), 10, self.START, self.START),
+            Group(_served(self.SAME, "yes"), 15, self.START, self.START),
+        ]
+        assert self._report(groups).standing == "indistinct"
+
+    def test_one_unmatched_record_outweighs(self) -> None:
+        """19 indistinct records and one that matches no rule: unmatched, at the edge."""
+        groups = [
+            Group(_served(self.SAME), 19, self.START, self.START),
+            Group(_served("mystery-model"), 1, self.START, self.START),
+        ]
+        assert self._report(groups).standing == "unmatched"
+
+    def test_one_unmatched_record_alone(self) -> None:
+        """One record matching no rule, with a minimum of one, is unmatched, not indistinct."""
+        judge = Judge(POLICY, GATEWAY, 0.95, 1, "https://kibana.example", "logs-*")
+        groups = [Group(_served("mystery-model"), 1, self.START, self.START)]
+        report = self._report(groups, judge)
+        assert (report.standing, report.reason) == (
+            "unmatched",
+            (
+                "100.0% of 1 records match no policy rule; see the breakdown, and extend the "
+                "policy if they are expected"
+            ),
+        )
 
 
 class TestSameModelNotes:
