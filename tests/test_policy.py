@@ -29,6 +29,9 @@ model = ["claude-sonnet-4-*"]
 
 
 class TestDefaultPolicy:
+    def test_source_is_named(self) -> None:
+        assert Policy.default().source == "built-in runbook policy"
+
     @pytest.mark.parametrize(
         ("provider", "role"),
         [
@@ -228,6 +231,31 @@ class TestPolicyErrors:
         assert callable(edit)
         with pytest.raises(PolicyError, match=message):
             Policy.from_toml(edit(CUSTOM), source="my-policy.toml")
+
+    @pytest.mark.parametrize("ids", ['[""]', '["code_suggestions/"]', "[1]"])
+    def test_prompt_ids_are_whole_text(self, ids: str) -> None:
+        """An empty prompt id, one ending in a slash (a prefix) or one that is not text is
+        refused, saying what is wanted."""
+        text = CUSTOM.replace(
+            'prompt_ids = ["code_suggestions/generations"]', f"prompt_ids = {ids}"
+        )
+        with pytest.raises(PolicyError) as caught:
+            Policy.from_toml(text, source="p.toml")
+        assert str(caught.value) == (
+            "the policy p.toml: [generation] prompt_ids must be a non-empty list of registry "
+            'prompt ids of code generation, e.g. "code_suggestions/generations"'
+        )
+
+    def test_rule_that_is_not_a_table_is_numbered(self) -> None:
+        """Rules are numbered from 1 in the error, as a reader counts them."""
+        text = CUSTOM.replace(
+            '[[completion.rules]]\nrole = "failover"\nmodel_provider = ["anthropic"]\n'
+            'model_name = ["claude-*"]\n',
+            'rules = [{role = "failover", model_provider = ["anthropic"]}, 5]\n',
+        )
+        with pytest.raises(PolicyError) as caught:
+            Policy.from_toml(text, source="p.toml")
+        assert str(caught.value) == "the policy p.toml, [[completion.rules]] #2 is not a table"
 
     def test_rule_without_condition(self) -> None:
         """A rule with a role but no condition is refused rather than matching everything."""
