@@ -131,6 +131,17 @@ class TestDecide:
         assert _decide(*counts, threshold=0.8)[0] == verdict
 
     @pytest.mark.parametrize(
+        ("counts", "verdict"),
+        [((5, 10, 5), "mixed"), ((5, 9, 6), "inconclusive")],
+    )
+    def test_unclassified_tolerance_exactly_at_the_edge(
+        self, counts: tuple[int, int, int], verdict: str
+    ) -> None:
+        """At 0.75 the tolerance is exactly a quarter: 5 of 20 unmatched records still allow
+        a split, 6 do not (a threshold whose complement is exact in binary)."""
+        assert _decide(*counts, threshold=0.75)[0] == verdict
+
+    @pytest.mark.parametrize(
         ("min_count", "counts", "verdict"),
         [
             (5, (0, 4, 0), "inconclusive"),
@@ -779,6 +790,30 @@ class TestSignalReport:
         groups = [Group(_served(CLAUDE), 20), Group(_served("mystery-model"), 3)]
         report = JUDGE.signal_report(COMPLETION_SERVED, groups, Tally(total=25), HOUR, None)
         assert (report.failover, report.unclassified) == (20, 5)
+
+    def test_errors_of_a_model_add_up_across_groups(self) -> None:
+        """Failed calls of one model in several groups (engines) are all counted."""
+        groups = [
+            Group(_served(CLAUDE, "yes"), 2),
+            Group({"model_engine": "anthropic", "model_name": CLAUDE, "error": "yes"}, 3),
+            Group(_served(CLAUDE), 15),
+        ]
+        report = JUDGE.signal_report(COMPLETION_SERVED, groups, Tally(total=20), HOUR, None)
+        assert report.errors_by_model == {CLAUDE: ErrorCount(calls=20, errors=5, error_share=0.25)}
+
+    def test_unmatched_registry_records_keep_their_resolution(self) -> None:
+        """Registry records of a version no rule names still show what it resolved to."""
+        values = {
+            "prompt_id": "code_suggestions/generations",
+            "prompt_version": "9.9.9",
+            "model_class_provider": None,
+            "model_identifier": None,
+        }
+        groups = [Group(values, 20)]
+        report = JUDGE.signal_report(GENERATION_REGISTRY, groups, Tally(total=20), HOUR, None)
+        assert report.unclassified == 20
+        assert [item.requested_version for item in report.resolutions] == ["9.9.9"]
+        assert report.breakdown[0].resolution == report.resolutions[0]
 
     def test_discover_link_in_full(self) -> None:
         """The report links to Kibana Discover on the data view, query, window and columns."""
