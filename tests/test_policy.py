@@ -27,6 +27,9 @@ role = "primary"
 model = ["claude-sonnet-4-*"]
 """
 
+RULE = 'role = "failover"\nmodel_provider = ["anthropic"]\nmodel_name = ["claude-*"]\n'
+"""The completion rule of CUSTOM."""
+
 
 class TestDefaultPolicy:
     def test_source_is_named(self) -> None:
@@ -256,6 +259,66 @@ class TestPolicyErrors:
         with pytest.raises(PolicyError) as caught:
             Policy.from_toml(text, source="p.toml")
         assert str(caught.value) == "the policy p.toml, [[completion.rules]] #2 is not a table"
+
+    def test_note_is_kept_and_defaults_to_nothing(self) -> None:
+        """A rule's note is kept as written; a rule without one has an empty note."""
+        text = CUSTOM.replace(RULE, RULE + 'note = "Claude is the failover"\n')
+        policy = Policy.from_toml(text, source="p.toml")
+        assert [rule.note for rule in policy.completion] == ["Claude is the failover"]
+        assert [rule.note for rule in policy.generation] == ["", ""]
+
+    @pytest.mark.parametrize(
+        ("edit", "message"),
+        [
+            (
+                lambda t: t.replace(RULE, RULE + "note = 5\n"),
+                "the policy p.toml, [[completion.rules]] #1: note must be text",
+            ),
+            (
+                lambda t: t.replace("model_name = ", "model_nam = "),
+                (
+                    "the policy p.toml, [[completion.rules]] #1: unknown condition 'model_nam'; "
+                    "completion rules may use family, model, model_class_provider, model_engine, "
+                    "model_name, model_provider, prompt_name, provider"
+                ),
+            ),
+            (
+                lambda t: t.replace('model_name = ["claude-*"]', "model_name = []"),
+                (
+                    "the policy p.toml, [[completion.rules]] #1: model_name must be a "
+                    "non-empty list of patterns"
+                ),
+            ),
+            (
+                lambda t: t.replace('model_name = ["claude-*"]', 'model_name = [""]'),
+                (
+                    "the policy p.toml, [[completion.rules]] #1: model_name must be a "
+                    "non-empty list of patterns"
+                ),
+            ),
+            (
+                lambda t: t.replace(
+                    'model = ["claude-sonnet-4-*"]',
+                    'model = ["claude-sonnet-4-*"]\nprompt_version = ["2.0.0"]\nmodel_name = ["x"]',
+                ),
+                (
+                    "the policy p.toml, [[generation.rules]] #2 tests model, model_name, "
+                    "prompt_version, which no one kind of generation record has together "
+                    '("Request to LLM complete" records of generate_code: as_version, family, '
+                    'model, model_engine, model_name, provider; "Returning prompt from the '
+                    'registry" records of code generation: family, model, prompt_version, '
+                    "provider, resolved_version)"
+                ),
+            ),
+        ],
+        ids=["note-not-text", "unknown-condition", "empty-list", "empty-pattern", "not-together"],
+    )
+    def test_messages_in_full(self, edit: object, message: str) -> None:
+        """What each mistake says, word for word: the rule's number and what is allowed."""
+        assert callable(edit)
+        with pytest.raises(PolicyError) as caught:
+            Policy.from_toml(edit(CUSTOM), source="p.toml")
+        assert str(caught.value) == message
 
     def test_rule_without_condition(self) -> None:
         """A rule with a role but no condition is refused rather than matching everything."""
