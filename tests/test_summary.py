@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from importlib import resources
 
 import pytest
 
@@ -965,6 +966,31 @@ class TestSameModelNotes:
         window = TimeWindow(start=when - MINUTE, end=when)
         assert JUDGE.same_model_notes("generation", window) == [note]
         assert JUDGE.same_model_notes("completion", window) == []
+
+    @staticmethod
+    def _judge(versions: str) -> Judge:
+        text = (
+            resources.files("failover_verify")
+            .joinpath("data/policy.toml")
+            .read_text("utf-8")
+            .replace('versions = ["2.0.0", "^1.0.0"]', f"versions = {versions}")
+        )
+        policy = Policy.from_toml(text, source="p.toml")
+        return Judge(policy, GATEWAY, 0.95, 20, "https://kibana.example", "logs-*")
+
+    def test_the_first_version_of_a_side_is_named(self) -> None:
+        """With two requested versions on the primary side, the first one named stands for it."""
+        when = datetime(2026, 11, 1, tzinfo=UTC)
+        window = TimeWindow(start=when - MINUTE, end=when)
+        judge = self._judge('["2.0.0", "^1.0.0", "1.0.0"]')
+        (note,) = judge.same_model_notes("generation", window)
+        assert "and ^1.0.0 -> claude_sonnet_4_6_vertex both run on vertex_ai" in note
+
+    def test_no_note_with_one_side_only(self) -> None:
+        """A policy that requests only the failover version has no primary to compare."""
+        when = datetime(2026, 11, 1, tzinfo=UTC)
+        window = TimeWindow(start=when - MINUTE, end=when)
+        assert self._judge('["2.0.0"]').same_model_notes("generation", window) == []
 
     def test_no_note_when_providers_differ(self) -> None:
         """Before 2025-11 the generation sides ran on different providers: no note."""
