@@ -271,6 +271,24 @@ class TestPolicyErrors:
         ("edit", "message"),
         [
             (
+                lambda t: t.replace("schema = 1", "schema = 2"),
+                "the policy p.toml must say schema = 1 (got 2)",
+            ),
+            (
+                lambda t: "extra = 1\n" + t,
+                (
+                    "the policy p.toml has unknown top-level keys ['extra']; "
+                    "allowed: schema, completion, generation"
+                ),
+            ),
+            (
+                lambda t: t.replace("[generation]", "[generation]\ncolour = 1"),
+                (
+                    "the policy p.toml has unknown keys ['colour'] in [generation]; "
+                    "allowed: prompt_ids, rules, versions"
+                ),
+            ),
+            (
                 lambda t: t.replace(RULE, RULE + "note = 5\n"),
                 "the policy p.toml, [[completion.rules]] #1: note must be text",
             ),
@@ -311,7 +329,16 @@ class TestPolicyErrors:
                 ),
             ),
         ],
-        ids=["note-not-text", "unknown-condition", "empty-list", "empty-pattern", "not-together"],
+        ids=[
+            "schema",
+            "unknown-top-level",
+            "unknown-in-section",
+            "note-not-text",
+            "unknown-condition",
+            "empty-list",
+            "empty-pattern",
+            "not-together",
+        ],
     )
     def test_messages_in_full(self, edit: object, message: str) -> None:
         """What each mistake says, word for word: the rule's number and what is allowed."""
