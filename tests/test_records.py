@@ -182,6 +182,23 @@ class TestOtherAndBroken:
         assert problem.id == "bad-1"
         assert reason in problem.reason
 
+    def test_wrong_type_reasons_in_full(self) -> None:
+        """The first wrong field is named by its path with what is wrong, then how many more
+        there are; one wrong field has no count."""
+        document = _completion()
+        document["json"]["jsonPayload"].update(model_provider=7, timestamp="not a time")
+        problem = parse_hit(_hit(document))
+        assert isinstance(problem, ParseProblem)
+        assert problem.reason == (
+            "json.jsonPayload.timestamp: Input should be a valid datetime or date, invalid "
+            "character in year (and 1 more)"
+        )
+        document = _completion()
+        document["json"]["jsonPayload"]["model_provider"] = 7
+        problem = parse_hit(_hit(document))
+        assert isinstance(problem, ParseProblem)
+        assert problem.reason == "json.jsonPayload.model_provider: Input should be a valid string"
+
     def test_conflicting_nested_and_dotted(self) -> None:
         """The same field given nested and dotted with different values is a problem."""
         document = _completion("anthropic")
