@@ -577,7 +577,7 @@ class Bench:
         self.source_file: Path | None = None
         self._shift = 0
         # The watcher polls a sliding window as `watch` does; its first poll is not measured.
-        self.watcher = fv.Verifier(self.client, index=self.index)
+        self.watcher = fv.Verifier(self.client, index=self.index, reuse=True)
         self.watch_now = WATCH_FIRST
 
     # Each measurement checks its answer: a fast wrong answer is not a result.

@@ -267,7 +267,7 @@ class TestKeptSlicesWaitForTheIngestDelay:
         index_gateway_records(
             es_client, alias, _completions(_every(pending, now, step), 42), refresh=False
         )
-        verifier = Verifier(es_client, index=alias, settle=timedelta(0))
+        verifier = Verifier(es_client, index=alias, settle=timedelta(0), reuse=True)
         recorder = _Recorder(verifier)
         first = verifier.verify("5m", "now", features=["completion"], now=now)
         assert first.window.searchable_until == now - timedelta(seconds=35)
@@ -296,7 +296,7 @@ class TestKeptSlicesWaitForTheIngestDelay:
         start = T0 + timedelta(minutes=10)
         step = timedelta(seconds=2)
         index_gateway_records(es_client, alias, _completions(_every(T0, start, step), 43))
-        verifier = Verifier(es_client, index=alias)
+        verifier = Verifier(es_client, index=alias, reuse=True)
         recorder = _Recorder(verifier)
         for poll in range(6):
             now = start + timedelta(seconds=30) * poll

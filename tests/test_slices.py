@@ -106,7 +106,7 @@ class TestAgreesWithOneGo:
     def test_sliding_window(self, es_client: Elasticsearch, incident_index: str) -> None:
         """A 5-minute window polled every 7 s across the flip gives, at every poll, the report
         a verification in one go gives; after the first poll each asks for about 20 s."""
-        verifier = Verifier(es_client, index=incident_index)
+        verifier = Verifier(es_client, index=incident_index, reuse=True)
         recorder = _Recorder(verifier)
         start = _at(57)
         seen: set[str] = set()
@@ -127,7 +127,7 @@ class TestAgreesWithOneGo:
 
     def test_windows_of_other_lengths(self, es_client: Elasticsearch, incident_index: str) -> None:
         """One verifier asked about windows of different lengths and places stays exact."""
-        verifier = Verifier(es_client, index=incident_index)
+        verifier = Verifier(es_client, index=incident_index, reuse=True)
         for start, minutes in [(50, 30), (55, 30), (55, 15), (0, 150), (100, 30), (10, 1)]:
             window = _window(_at(start), minutes)
             reused = verifier.verify(window, now=LATER)
@@ -135,7 +135,7 @@ class TestAgreesWithOneGo:
             assert _dump(reused) == _dump(fresh), (start, minutes)
 
     def test_one_feature_then_both(self, es_client: Elasticsearch, incident_index: str) -> None:
-        verifier = Verifier(es_client, index=incident_index)
+        verifier = Verifier(es_client, index=incident_index, reuse=True)
         window = _window(_at(58), 5)
         verifier.verify(window, features=["generation"], now=LATER)
         reused = verifier.verify(window, now=LATER)
@@ -148,7 +148,7 @@ class TestLateAndLostRecords:
     ) -> None:
         """A record that arrives after its slice was kept is counted: the check of the kept
         slices sees the difference and asks again."""
-        verifier = Verifier(es_client, index=incident_index)
+        verifier = Verifier(es_client, index=incident_index, reuse=True)
         window = _window(_at(70), 5)
         before = verifier.verify(window, now=LATER)
         late = gl.served_doc(
@@ -167,7 +167,7 @@ class TestLateAndLostRecords:
     ) -> None:
         """Records deleted after their slice was kept (an index deleted by its lifecycle) are
         no longer counted."""
-        verifier = Verifier(es_client, index=incident_index)
+        verifier = Verifier(es_client, index=incident_index, reuse=True)
         window = _window(_at(70), 5)
         verifier.verify(window, now=LATER)
         # The node has no delete-by-query (no reindex module): find the records, then delete.
@@ -194,7 +194,9 @@ class TestSettling:
         self, es_client: Elasticsearch, incident_index: str
     ) -> None:
         """Slices that end within the settle delay of now are asked for again each time."""
-        verifier = Verifier(es_client, index=incident_index, settle=timedelta(seconds=60))
+        verifier = Verifier(
+            es_client, index=incident_index, settle=timedelta(seconds=60), reuse=True
+        )
         recorder = _Recorder(verifier)
         window = _window(_at(70), 5)
         now = window.end + timedelta(seconds=15)
@@ -210,7 +212,7 @@ class TestSettling:
     ) -> None:
         """By default a slice is kept once the indices' ingest delay has passed since it ended
         (here the default 1 s refresh and the 5 s pipeline margin), not a fixed minute."""
-        verifier = Verifier(es_client, index=incident_index)
+        verifier = Verifier(es_client, index=incident_index, reuse=True)
         recorder = _Recorder(verifier)
         window = _window(_at(70), 5)
         now = window.end + timedelta(seconds=15)
@@ -277,7 +279,9 @@ class TestPartialAnswers:
     ) -> None:
         """Slices from a timed-out answer are not kept, though its counts are real: the next
         verification asks for the whole window again."""
-        verifier = Verifier(connect(ConnectionSettings.build(url=proxy.url)), index=incident_index)
+        verifier = Verifier(
+            connect(ConnectionSettings.build(url=proxy.url)), index=incident_index, reuse=True
+        )
         recorder = _Recorder(verifier)
         window = _window(_at(70), 5)
         proxy.rule = _first_msearch(_timed_out(slice(None)))
@@ -294,7 +298,9 @@ class TestPartialAnswers:
     ) -> None:
         """When the count of the kept slices comes back timed out, they are not trusted: the
         whole window is asked for again, and the report is the one in one go."""
-        verifier = Verifier(connect(ConnectionSettings.build(url=proxy.url)), index=incident_index)
+        verifier = Verifier(
+            connect(ConnectionSettings.build(url=proxy.url)), index=incident_index, reuse=True
+        )
         recorder = _Recorder(verifier)
         window = _window(_at(70), 5)
         verifier.verify(window, now=LATER)

@@ -135,7 +135,7 @@ class Verifier:
         kibana_url: str = DEFAULT_KIBANA_URL,
         data_view: str | None = None,
         retries: int = 2,
-        reuse: bool = True,
+        reuse: bool = False,
         settle: timedelta | None = None,
     ) -> None:
         check_thresholds(threshold, min_count)
@@ -159,7 +159,8 @@ class Verifier:
             time_field=time_field,
         )
         self._plan: FieldPlan | None = None
-        self.slices: SliceCache | None = SliceCache(settle) if reuse else None
+        cache = SliceCache(settle)  # validates settle= whether or not it is used
+        self.slices: SliceCache | None = cache if reuse else None
         """The settled slices kept for the next verification (``None`` when not reusing)."""
         self._delay: IngestDelay | None = None
 
