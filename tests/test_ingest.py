@@ -4,7 +4,7 @@ records are surely searchable, and kept slices that wait for it."""
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,6 +22,7 @@ from failover_verify._ingest import (
     read_refresh_intervals,
     searchable_window,
 )
+from requests_spy import Recorder
 
 NOW = datetime(2026, 11, 24, 14, 55, tzinfo=UTC)
 THIRTY = IngestDelay(refresh=timedelta(seconds=30), setting="30s", slowest=("logs-000002",))
@@ -203,49 +204,6 @@ def _every(start: datetime, end: datetime, step: timedelta) -> Iterator[datetime
         moment += step
 
 
-def _asked_seconds(bodies: Sequence[Mapping[str, Any]]) -> float:
-    """The time the slice searches among ``bodies`` asked about, at most for one signal."""
-    asked = [
-        sum((end - start).total_seconds() for start, end in _ranges(body))
-        for body in bodies
-        if "date_histogram" in str(body)
-    ]
-    return max(asked, default=0.0)
-
-
-def _ranges(body: object) -> Iterator[tuple[datetime, datetime]]:
-    if isinstance(body, Mapping):
-        for key, value in body.items():
-            if key == "range":
-                (bounds,) = value.values()
-                yield datetime.fromisoformat(bounds["gte"]), datetime.fromisoformat(bounds["lt"])
-            else:
-                yield from _ranges(value)
-    elif isinstance(body, list):
-        for item in body:
-            yield from _ranges(item)
-
-
-class _Recorder:
-    """The search bodies a verifier sends, by request; the requests themselves go through."""
-
-    def __init__(self, verifier: Verifier) -> None:
-        self.requests: list[list[Mapping[str, Any]]] = []
-        reader = verifier.reader
-        msearch, search = reader.msearch, reader.search
-
-        def recorded_msearch(index: str, bodies: Sequence[Mapping[str, Any]]) -> Any:
-            self.requests.append(list(bodies))
-            return msearch(index, bodies)
-
-        def recorded_search(index: str | None, body: Mapping[str, Any]) -> Any:
-            self.requests.append([body])
-            return search(index, body)
-
-        reader.msearch = recorded_msearch  # type: ignore[method-assign]
-        reader.search = recorded_search  # type: ignore[method-assign]
-
-
 def _counts(report: Report) -> dict[str, tuple[int, int, int]]:
     return {
         name: (feature.total, feature.primary, feature.failover)
@@ -268,7 +226,7 @@ class TestKeptSlicesWaitForTheIngestDelay:
             es_client, alias, _completions(_every(pending, now, step), 42), refresh=False
         )
         verifier = Verifier(es_client, index=alias, settle=timedelta(0), reuse=True)
-        recorder = _Recorder(verifier)
+        recorder = Recorder(verifier)
         first = verifier.verify("5m", "now", features=["completion"], now=now)
         assert first.window.searchable_until == now - timedelta(seconds=35)
         # The test's premise: the index has not refreshed on its own meanwhile.
@@ -284,7 +242,7 @@ class TestKeptSlicesWaitForTheIngestDelay:
         # One msearch: the slices kept held no pending record, so none had to be asked again.
         assert again.requests == 1
         # 10 s slices up to 14:09:20 were kept; what is newer (40 s) was asked for.
-        assert _asked_seconds(recorder.requests[-1]) == 40
+        assert recorder.asked_seconds() == 40
 
     def test_watch_polls_ask_only_for_the_newest_slices(
         self, es_client: Elasticsearch, es_index: str
@@ -297,7 +255,7 @@ class TestKeptSlicesWaitForTheIngestDelay:
         step = timedelta(seconds=2)
         index_gateway_records(es_client, alias, _completions(_every(T0, start, step), 43))
         verifier = Verifier(es_client, index=alias, reuse=True)
-        recorder = _Recorder(verifier)
+        recorder = Recorder(verifier)
         for poll in range(6):
             now = start + timedelta(seconds=30) * poll
             window = verifier.latest_window("5m", now=now)
@@ -310,7 +268,7 @@ class TestKeptSlicesWaitForTheIngestDelay:
                 # Asked: the 5 s ragged start, and the 35 s from the last slice kept (the
                 # last whole one of the previous window, which ended at the searchable edge:
                 # slices are kept once the ingest delay has passed) to the window's end.
-                assert _asked_seconds(recorder.requests[-1]) == 5 + 35
+                assert recorder.asked_seconds() == 5 + 35
             # Records keep arriving, searchable after the index's next refresh.
             index_gateway_records(
                 es_client,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ from failover_verify._slices import gaps_of, merge_groups, slice_length, spans_o
 from failover_verify._summary import Group
 from failover_verify._window import TimeWindow
 from faultproxy import Fault, FaultProxy
+from requests_spy import Recorder
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 ERA = gl.ERAS["2026-11"]
@@ -59,55 +60,12 @@ def incident_index(es_client: Elasticsearch, es_index: str) -> str:
     return f"{es_index}-*"
 
 
-class _Recorder:
-    """The search bodies a verifier's reader sends, by request."""
-
-    def __init__(self, verifier: Verifier) -> None:
-        self.requests: list[list[Mapping[str, Any]]] = []
-        reader = verifier.reader
-        msearch, search = reader.msearch, reader.search
-
-        def recorded_msearch(index: str, bodies: Sequence[Mapping[str, Any]]) -> Any:
-            self.requests.append(list(bodies))
-            return msearch(index, bodies)
-
-        def recorded_search(index: str | None, body: Mapping[str, Any]) -> Any:
-            self.requests.append([body])
-            return search(index, body)
-
-        reader.msearch = recorded_msearch  # type: ignore[method-assign]
-        reader.search = recorded_search  # type: ignore[method-assign]
-
-    def asked_seconds(self) -> float:
-        """How much time the slice searches of the last request asked about, at most for any
-        one signal (0 when there was no slice search)."""
-        asked = [
-            sum((end - start).total_seconds() for start, end in _ranges(body))
-            for body in self.requests[-1]
-            if "date_histogram" in str(body)
-        ]
-        return max(asked, default=0.0)
-
-
-def _ranges(body: Any) -> Iterator[tuple[datetime, datetime]]:
-    if isinstance(body, Mapping):
-        for key, value in body.items():
-            if key == "range":
-                (bounds,) = value.values()
-                yield datetime.fromisoformat(bounds["gte"]), datetime.fromisoformat(bounds["lt"])
-            else:
-                yield from _ranges(value)
-    elif isinstance(body, list):
-        for item in body:
-            yield from _ranges(item)
-
-
 class TestAgreesWithOneGo:
     def test_sliding_window(self, es_client: Elasticsearch, incident_index: str) -> None:
         """A 5-minute window polled every 7 s across the flip gives, at every poll, the report
         a verification in one go gives; after the first poll each asks for about 20 s."""
         verifier = Verifier(es_client, index=incident_index, reuse=True)
-        recorder = _Recorder(verifier)
+        recorder = Recorder(verifier)
         start = _at(57)
         seen: set[str] = set()
         for poll in range(40):
@@ -197,7 +155,7 @@ class TestSettling:
         verifier = Verifier(
             es_client, index=incident_index, settle=timedelta(seconds=60), reuse=True
         )
-        recorder = _Recorder(verifier)
+        recorder = Recorder(verifier)
         window = _window(_at(70), 5)
         now = window.end + timedelta(seconds=15)
         verifier.verify(window, now=now)
@@ -213,7 +171,7 @@ class TestSettling:
         """By default a slice is kept once the indices' ingest delay has passed since it ended
         (here the default 1 s refresh and the 5 s pipeline margin), not a fixed minute."""
         verifier = Verifier(es_client, index=incident_index, reuse=True)
-        recorder = _Recorder(verifier)
+        recorder = Recorder(verifier)
         window = _window(_at(70), 5)
         now = window.end + timedelta(seconds=15)
         first = verifier.verify(window, now=now)
@@ -230,9 +188,20 @@ class TestSettling:
         with pytest.raises(UsageError, match="settle= must not be negative"):
             Verifier(es_client, index=incident_index, settle=timedelta(seconds=-1))
 
+    def test_one_go_by_default(self, es_client: Elasticsearch, incident_index: str) -> None:
+        """A verifier keeps no slices unless asked to (watch polls in one go): measured, a
+        poll from kept slices costs more than one in one go below a million records an hour."""
+        verifier = Verifier(es_client, index=incident_index)
+        recorder = Recorder(verifier)
+        window = _window(_at(70), 5)
+        verifier.verify(window, now=LATER)
+        verifier.verify(window, now=LATER)
+        assert verifier.slices is None
+        assert recorder.asked_seconds() == 0
+
     def test_no_reuse(self, es_client: Elasticsearch, incident_index: str) -> None:
         verifier = Verifier(es_client, index=incident_index, reuse=False)
-        recorder = _Recorder(verifier)
+        recorder = Recorder(verifier)
         window = _window(_at(70), 5)
         verifier.verify(window, now=LATER)
         verifier.verify(window, now=LATER)
@@ -282,7 +251,7 @@ class TestPartialAnswers:
         verifier = Verifier(
             connect(ConnectionSettings.build(url=proxy.url)), index=incident_index, reuse=True
         )
-        recorder = _Recorder(verifier)
+        recorder = Recorder(verifier)
         window = _window(_at(70), 5)
         proxy.rule = _first_msearch(_timed_out(slice(None)))
         partial = verifier.verify(window, now=LATER)
@@ -301,7 +270,7 @@ class TestPartialAnswers:
         verifier = Verifier(
             connect(ConnectionSettings.build(url=proxy.url)), index=incident_index, reuse=True
         )
-        recorder = _Recorder(verifier)
+        recorder = Recorder(verifier)
         window = _window(_at(70), 5)
         verifier.verify(window, now=LATER)
         proxy.rule = _first_msearch(_timed_out(slice(-1, None)))
