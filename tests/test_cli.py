@@ -607,6 +607,44 @@ class TestWatch:
         assert len(polls) == 17
         assert "completion primary failover 0% of 90" in polls[0]
 
+    def test_switch_dated_from_the_first_polls_window(
+        self, es_url: str, es_client: Elasticsearch, es_index: str
+    ) -> None:
+        """The switch is dated over everything polled: the first poll's window begins the
+        ingest delay (35 s) before watch started minus the window, and a flip in those
+        35 s is dated at the flip, not at the later edge of the watch."""
+        alias = f"{es_index}-gprd"
+        flip = T0 - timedelta(minutes=3, seconds=30)
+        rng = random.Random(37)
+        documents: list[dict[str, Any]] = []
+        moment = T0 - timedelta(minutes=6)
+        while moment < T0:
+            role: Role = "failover" if moment >= flip else "primary"
+            provider, model = COMPLETION_MODELS[role]
+            document = gl.completion_doc(moment, provider, model, rng)
+            documents.append(timed(document, ingest=moment, logged=moment))
+            moment += timedelta(seconds=2)
+        index_gateway_records(es_client, alias, documents)
+        code, out, err = cli(
+            "watch", "--index", alias, "--feature", "completion", "--expect", "failover",
+            "--window", "3m", "--interval", "30s", "--timeout", "1m", "--json",
+            env={"ES_URL": es_url}, now=lambda: T0, sleep=lambda _seconds: None,
+        )  # fmt: skip
+        assert code == 0, out + err
+        data = json.loads(out)
+        # One poll, 13:56:25 to 13:59:25: 2 of its 90 completions (13:56:26, :28) before the
+        # flip, so 97.8% failover.
+        assert data["watch"]["polls"] == 1
+        assert (data["window"]["from"], data["window"]["to"]) == (
+            "2026-03-02T13:56:25Z",
+            "2026-03-02T13:59:25Z",
+        )
+        assert (
+            data["features"]["completion"]["total"],
+            data["features"]["completion"]["failover"],
+        ) == (90, 88)
+        assert data["watch"]["switched_at"] == {"completion": flip.isoformat()}
+
     def test_times_out(self, es_url: str, failover_data: str) -> None:
         """When the expectation never holds, watch stops at the timeout: 1 if contradicted."""
         clock = {"now": T0 + timedelta(minutes=20)}

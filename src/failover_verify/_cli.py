@@ -645,6 +645,8 @@ def _watch(ctx: _Context) -> int:
     )
     report: Report | None = None
     failure: FailoverVerifyError | None = None
+    # Where the first poll's window began: the switch is dated over everything polled.
+    watched_from: datetime | None = None
     polls = 0
     while True:
         now = ctx.now()
@@ -652,8 +654,10 @@ def _watch(ctx: _Context) -> int:
         try:
             # The window slides behind now by the ingest delay, so a tail still waiting for
             # its index's refresh never reads as traffic that stopped.
+            window = verifier.latest_window(window_length, now=now)
+            watched_from = watched_from or window.start
             report = verifier.verify(
-                verifier.latest_window(window_length, now=now),
+                window,
                 features=args.feature,
                 now=now,
                 refresh_plan=failure is not None,
@@ -673,7 +677,9 @@ def _watch(ctx: _Context) -> int:
     if report is None:
         # The last poll failed: no verdict, only the reason.
         raise failure or ConnectionFailed("no poll of Elasticsearch succeeded")
-    switched = _switch_times(ctx, verifier, started - window_length, expect, interval)
+    switched = _switch_times(
+        ctx, verifier, watched_from or started - window_length, expect, interval
+    )
     code = _outcome(report, expect)
     ended = ctx.now()
     data = report.to_json_dict(expect=expect)
