@@ -341,3 +341,284 @@ class TestReadingFiles:
             source="t",
         )
         assert era.legacy == {"code_suggestions/generations": {"2.0.0": "x"}}
+
+
+# --- models.yml, unit_primitives.yml and registry.py as the gateway wrote them -----------------
+
+
+def _families(family: str | list[str] | None) -> tuple[str, ...]:
+    # One name until 2025-09-08, a list since (model_selection_config.py, f134fac5a).
+    if family is None:
+        return ()
+    return (family,) if isinstance(family, str) else tuple(family)
+
+
+def _plain_models(text: str) -> dict[str, dict[str, Any]]:
+    """models.yml read plainly: identifier -> what the facts should say of it."""
+    found = {}
+    for entry in yaml.safe_load(text)["models"]:
+        params = entry.get("params") or {}
+        model_class = entry.get("model_class_provider") or params.get("model_class_provider")
+        provider = params.get("custom_llm_provider")
+        if provider is None and model_class in DIRECT:
+            provider = model_class
+        note = ""
+        if provider is None:
+            note = (
+                f"models.yml names no custom_llm_provider for {entry['gitlab_identifier']} and "
+                f"its class {model_class or '(none)'} routes by the model name, so the provider "
+                "is not stated"
+            )
+        found[entry["gitlab_identifier"]] = {
+            "identifier": entry["gitlab_identifier"],
+            "name": entry.get("name"),
+            "model": params.get("model"),
+            "provider": provider,
+            "provider_note": note,
+            "model_class": model_class,
+            "family": _families(entry.get("family")),
+        }
+    return found
+
+
+def _plain_defaults(folder: Path) -> tuple[dict[str, str], set[str]]:
+    """unit_primitives.yml read plainly: the Code Suggestions defaults, and every model its
+    settings name (defaults and selectable)."""
+    path = folder / "ai_gateway/model_selection/unit_primitives.yml"
+    if not path.exists():
+        return {}, set()
+    defaults, named = {}, set()
+    for entry in yaml.safe_load(path.read_text())["configurable_unit_primitives"]:
+        if entry["feature_setting"] not in {
+            "code_suggestions",
+            "code_generations",
+            "code_completions",
+        }:
+            continue
+        default = (entry.get("default_models") or [entry.get("default_model")])[0]
+        if default:
+            defaults[entry["feature_setting"]] = default
+            named.add(default)
+        named.update(entry.get("selectable_models") or ())
+    return defaults, named
+
+
+class TestModelsFile:
+    @pytest.mark.parametrize("folder", FOLDERS)
+    def test_every_snapshot(self, folder: str) -> None:
+        """Each snapshot's models.yml, unit_primitives.yml and registry literals give the
+        facts a plain reading of them gives: every field of every model Code Suggestions can
+        serve, the default of each of its feature settings, the mapping and the settings."""
+        root = SELECTION / folder
+        era = GatewayFacts.from_checkout(root).eras[0]
+        models_path = root / "ai_gateway/model_selection/models.yml"
+        literals = _literals(root) if (root / "ai_gateway/prompts/registry.py").exists() else {}
+        legacy = {
+            prompt_id: mapped
+            for prompt_id, mapped in literals.get("LEGACY_MODEL_MAPPING", {}).items()
+            if prompt_id.startswith("code_suggestions/")
+        }
+        defaults, named = _plain_defaults(root)
+        named |= {identifier for mapped in legacy.values() for identifier in mapped.values()}
+        every = _plain_models(models_path.read_text()) if models_path.exists() else {}
+        kept = {key: value for key, value in every.items() if not named or key in named}
+        assert {key: facts.model_dump() for key, facts in era.models.items()} == kept
+        assert era.defaults == defaults
+        assert era.legacy == legacy
+        assert era.prompt_settings == {
+            prompt_id: setting
+            for prompt_id, setting in literals.get("PROMPT_ID_TO_FEATURE_SETTING", {}).items()
+            if prompt_id.startswith("code_suggestions/")
+        }
+
+    def test_snapshots_cover_each_kind_of_model(self) -> None:
+        """The snapshots hold models with and without a stated provider, classes that call
+        their own API and litellm ones, so the comparison above reaches every branch."""
+        seen = [
+            facts
+            for folder in FOLDERS
+            for facts in GatewayFacts.from_checkout(SELECTION / folder).eras[0].models.values()
+        ]
+        assert {facts.provider is None for facts in seen} == {True, False}
+        assert {"anthropic", "litellm", "litellm_completion"} <= {f.model_class for f in seen}
+        assert any(f.provider == f.model_class for f in seen)
+        assert {bool(f.family) for f in seen} == {True, False}
+
+    def test_routing_provider_of_2025(self) -> None:
+        """Until 2025-09-07 an entry named its routing provider and provider model
+        (``provider``, ``provider_identifier``; models.yml at ai-assist d31223782)."""
+        era = facts_from_texts(
+            models="""
+models:
+  - name: "Codestral 25.01 - Vertex"
+    gitlab_identifier: "codestral_2501_vertex"
+    provider: "vertex-ai"
+    provider_identifier: "codestral-2501"
+    params:
+      temperature: 0.7
+      max_tokens: 64
+      max_retries: 1
+""",
+            unit_primitives=None,
+            registry=None,
+            source="t",
+        )
+        assert era.models["codestral_2501_vertex"].model_dump() == {
+            "identifier": "codestral_2501_vertex",
+            "name": "Codestral 25.01 - Vertex",
+            "model": "codestral-2501",
+            "provider": "vertex-ai",
+            "provider_note": "",
+            "model_class": None,
+            "family": (),
+        }
+
+    def test_display_label_is_no_route(self) -> None:
+        """From 2025-11-14 ``provider`` is a display label (ai-assist 96229221f): without
+        ``custom_llm_provider`` or a class that calls its own API the provider is not stated,
+        and a class under ``params`` counts (GPT-5's, same commit)."""
+        era = facts_from_texts(
+            models="""
+models:
+  - name: "Codestral 25.01"
+    provider: "Fireworks"
+    gitlab_identifier: "codestral_2501_fireworks"
+    params:
+      model: "codestral-2501"
+      temperature: 0.7
+  - name: "GPT-5"
+    provider: "OpenAI"
+    gitlab_identifier: "gpt_5"
+    family:
+      - gpt_5
+    params:
+      model: gpt-5-2025-08-07
+      model_class_provider: "openai"
+""",
+            unit_primitives=None,
+            registry=None,
+            source="t",
+        )
+        fireworks, gpt = era.models["codestral_2501_fireworks"], era.models["gpt_5"]
+        assert (fireworks.provider, fireworks.model, fireworks.model_class) == (
+            None,
+            "codestral-2501",
+            None,
+        )
+        assert fireworks.provider_note == (
+            "models.yml names no custom_llm_provider for codestral_2501_fireworks and its class "
+            "(none) routes by the model name, so the provider is not stated"
+        )
+        assert (gpt.provider, gpt.model_class, gpt.family, gpt.provider_note) == (
+            "openai",
+            "openai",
+            ("gpt_5",),
+            "",
+        )
+
+    def test_class_at_the_top_beats_params(self) -> None:
+        """The entry's own model_class_provider outweighs one under params, and the model
+        under params outweighs provider_identifier."""
+        era = facts_from_texts(
+            models="""
+models:
+  - gitlab_identifier: both
+    model_class_provider: litellm
+    provider_identifier: old-name
+    params: {model: new-name, model_class_provider: openai, custom_llm_provider: bedrock}
+""",
+            unit_primitives=None,
+            registry=None,
+            source="t",
+        )
+        facts = era.models["both"]
+        assert (facts.model_class, facts.model, facts.provider) == (
+            "litellm",
+            "new-name",
+            "bedrock",
+        )
+
+    def test_odd_entries(self) -> None:
+        """Entries without an identifier, or that are no mapping, are passed over; empty or
+        non-text values count as absent; params or a family that are no mapping or list are
+        ignored."""
+        era = facts_from_texts(
+            models="""
+models:
+  - just a string
+  - name: no identifier
+  - gitlab_identifier: ""
+  - gitlab_identifier: odd
+    name: ""
+    model_class_provider: 7
+    family: 7
+    params: [model, x]
+  - gitlab_identifier: empty_model
+    model_class_provider: ""
+    params: {model: "", model_class_provider: anthropic}
+""",
+            unit_primitives=None,
+            registry=None,
+            source="t",
+        )
+        assert list(era.models) == ["odd", "empty_model"]
+        odd = era.models["odd"]
+        assert (odd.name, odd.model, odd.model_class, odd.family, odd.provider) == (
+            None,
+            None,
+            None,
+            (),
+            None,
+        )
+        assert odd.provider_note.startswith("models.yml names no custom_llm_provider for odd and")
+        empty = era.models["empty_model"]
+        assert (empty.model, empty.model_class, empty.provider) == (None, "anthropic", "anthropic")
+
+    def test_only_the_models_code_suggestions_can_serve(self) -> None:
+        """The catalogue keeps the Code Suggestions defaults (even one no setting lists as
+        selectable), their selectable models and the mapping's models; other features'
+        settings, listed first, neither stop the reading nor add models."""
+        models = "models:\n" + "".join(
+            f"  - {{gitlab_identifier: {name}}}\n"
+            for name in ("chat_model", "fallback", "picked", "mapped", "listed", "unused")
+        )
+        era = facts_from_texts(
+            models=models,
+            unit_primitives="""
+configurable_unit_primitives:
+  - {feature_setting: duo_chat, default_model: chat_model, selectable_models: [chat_model]}
+  - {feature_setting: code_completions, default_models: [], default_model: fallback}
+  - {feature_setting: code_generations, default_models: [picked, listed]}
+  - {feature_setting: code_suggestions, selectable_models: [listed]}
+""",
+            registry="LEGACY_MODEL_MAPPING = {'code_suggestions/generations': {'2.0.0': 'mapped'}}",
+            source="t",
+        )
+        assert era.defaults == {"code_completions": "fallback", "code_generations": "picked"}
+        assert sorted(era.models) == ["fallback", "listed", "mapped", "picked"]
+
+    def test_registry_literals(self) -> None:
+        """Annotated and plain assignments are read, whatever precedes them; assignments that
+        are no dict, not literal, to several names or to no name are passed over."""
+        era = facts_from_texts(
+            models=None,
+            unit_primitives=None,
+            registry="""
+COUNT = 3
+PENDING: dict[str, str]
+FIRST, SECOND = {}, {}
+A = B = {'code_suggestions/completions': 'x'}
+COMPUTED = dict(a=1)
+LEGACY_MODEL_MAPPING: dict[str, dict[str, str]] = {
+    'code_suggestions/generations': {'2.0.0': 'claude_x', 2: 3},
+    'code_suggestions/odd': 'not a mapping',
+}
+PROMPT_ID_TO_FEATURE_SETTING = {
+    'code_suggestions/generations': 'code_generations',
+    'chat/react': 'duo_chat',
+}
+""",
+            source="t",
+        )
+        assert era.legacy == {"code_suggestions/generations": {"2.0.0": "claude_x", "2": "3"}}
+        assert era.prompt_settings == {"code_suggestions/generations": "code_generations"}

@@ -151,7 +151,10 @@ def _model_facts(entry: Mapping[str, Any]) -> ModelFacts | None:
             f"models.yml names no custom_llm_provider for {identifier} and its class "
             f"{model_class or '(none)'} routes by the model name, so the provider is not stated"
         )
+    # family was one name until 2025-09-08 (``family: Optional[str]``) and a list since
+    # (``list[str]``, f134fac5a), in ai_gateway/model_selection/model_selection_config.py.
     family = entry.get("family")
+    families = [family] if isinstance(family, str) else family
     return ModelFacts(
         identifier=identifier,
         name=_text_or_none(entry.get("name")),
@@ -159,7 +162,7 @@ def _model_facts(entry: Mapping[str, Any]) -> ModelFacts | None:
         provider=provider,
         provider_note=note,
         model_class=model_class,
-        family=tuple(str(item) for item in family) if isinstance(family, list) else (),
+        family=tuple(str(item) for item in families if item) if isinstance(families, list) else (),
     )
 
 
