@@ -622,3 +622,171 @@ PROMPT_ID_TO_FEATURE_SETTING = {
         )
         assert era.legacy == {"code_suggestions/generations": {"2.0.0": "claude_x", "2": "3"}}
         assert era.prompt_settings == {"code_suggestions/generations": "code_generations"}
+
+
+TODAY = datetime(2026, 12, 1, tzinfo=UTC)
+TODAYS_ERA = "ai-assist main b0bec742d (2026-06-12)"
+
+
+class TestServedModelName:
+    """A served record logs the provider's model name and the engine; the facts name the
+    identifier behind them when exactly one fits."""
+
+    @pytest.mark.parametrize(
+        ("engine", "identifier"),
+        [
+            # claude-sonnet-4-6 is both the Anthropic class's and Vertex's (litellm) model.
+            ("anthropic-chat", "claude_sonnet_4_6"),
+            ("litellm-chat", "claude_sonnet_4_6_vertex"),
+            (None, None),
+            ("", None),
+        ],
+    )
+    def test_a_name_two_models_share(self, engine: str | None, identifier: str | None) -> None:
+        facts = GatewayFacts.bundled()
+        found = facts.model_named(engine, "claude-sonnet-4-6", TODAY)
+        assert (found.identifier if found else None) == identifier
+
+    def test_one_model_of_that_name(self) -> None:
+        """A name only one model has needs no engine, and any engine keeps it."""
+        facts = GatewayFacts.bundled()
+        for engine in (None, "anthropic-chat", "litellm-completion"):
+            found = facts.model_named(engine, "codestral-2508", TODAY)
+            assert found is not None
+            assert found.identifier == "codestral_2508_fireworks"
+
+    def test_nothing_to_look_up(self) -> None:
+        """No name, an unknown name, or a moment before the first era: no model."""
+        facts = GatewayFacts.bundled()
+        assert facts.model_named("litellm-chat", None, TODAY) is None
+        assert facts.model_named("litellm-chat", "gpt-9", TODAY) is None
+        before = datetime(2020, 1, 1, tzinfo=UTC)
+        assert facts.model_named("anthropic-chat", "claude-sonnet-4-6", before) is None
+
+
+class TestIdentifierNotInFacts:
+    """A record's model_identifier the era's facts do not list: a direct class still says
+    where the request went; a routing class says nothing, and no provider is guessed."""
+
+    def _resolve(self, class_provider: str) -> fv.Resolution:
+        return GatewayFacts.bundled().resolve(
+            GENERATIONS,
+            "^1.0.0",
+            at=TODAY,
+            model_identifier="claude_made_up",
+            model_class_provider=class_provider,
+        )
+
+    def test_direct_class(self) -> None:
+        assert self._resolve("anthropic") == fv.Resolution(
+            prompt_id=GENERATIONS,
+            requested_version="^1.0.0",
+            status="resolved",
+            resolved_version="1.2.0",
+            definition_path=f"ai_gateway/prompts/definitions/{GENERATIONS}/base/1.2.0.yml",
+            model="claude_made_up",
+            provider="anthropic",
+            source="record",
+            identifier="claude_made_up",
+            era=TODAYS_ERA,
+            detail=f"the record's model_identifier 'claude_made_up' is not in the facts of "
+            f"{TODAYS_ERA}; its model_class_provider 'anthropic' calls that provider directly.",
+        )
+
+    def test_routing_class(self) -> None:
+        assert self._resolve("litellm") == fv.Resolution(
+            prompt_id=GENERATIONS,
+            requested_version="^1.0.0",
+            status="unknown_model",
+            resolved_version="1.2.0",
+            definition_path=f"ai_gateway/prompts/definitions/{GENERATIONS}/base/1.2.0.yml",
+            model="claude_made_up",
+            source="record",
+            identifier="claude_made_up",
+            era=TODAYS_ERA,
+            detail=f"the record's model_identifier 'claude_made_up' is not in the facts of "
+            f"{TODAYS_ERA}; the provider is unknown rather than guessed.",
+        )
+
+
+class TestReadingCheckoutFiles:
+    def test_definitions_of_the_checkout_then_the_snapshot(self, tmp_path: Path) -> None:
+        """In the definitions era the checkout's own files pick the version; a file that
+        names no model is looked up in the bundled snapshot."""
+        facts = GatewayFacts.from_checkout(_checkout(tmp_path, default=False))
+        definitions = tmp_path / "ai_gateway/prompts/definitions"
+        assert facts.definitions.description == (
+            f"definitions at {definitions}, falling back to bundled snapshot (13 versions)"
+        )
+        resolution = facts.resolve(GENERATIONS, "2.0.0", at=datetime(2025, 6, 1, tzinfo=UTC))
+        assert (resolution.model, resolution.provider, resolution.source) == (
+            "claude-3-5-sonnet@20240620",
+            "vertex_ai",
+            "snapshot",
+        )
+        assert resolution.detail is not None
+        assert resolution.detail.startswith(
+            f"'2.0.0' selects version 2.0.0 of {GENERATIONS}/base in the definitions at "
+            f"{definitions}, but ai_gateway/prompts/definitions/{GENERATIONS}/base/2.0.0.yml "
+            "names no model;"
+        )
+
+    def test_completions_without_generations(self, tmp_path: Path) -> None:
+        """The completions folders are read even when the generations folder is missing."""
+        folder = tmp_path / "ai_gateway/prompts/definitions/code_suggestions/completions"
+        (folder / "codestral").mkdir(parents=True)
+        (folder / "codestral" / "1.0.0.yml").write_text("name: completion\n")
+        facts = GatewayFacts.from_checkout(tmp_path)
+        assert facts.eras[0].versions == {"code_suggestions/completions/codestral": ["1.0.0"]}
+
+    def test_not_a_folder(self, tmp_path: Path) -> None:
+        """A checkout path that is missing or a file is refused, naming it."""
+        for path in (tmp_path / "missing", tmp_path / "file"):
+            if path.name == "file":
+                path.write_text("")
+            with pytest.raises(fv.DefinitionsError) as raised:
+                GatewayFacts.from_checkout(path)
+            assert str(raised.value) == (
+                f"the gateway checkout {path} does not exist or is no folder"
+            )
+
+    def test_neither_definitions_nor_model_selection(self, tmp_path: Path) -> None:
+        with pytest.raises(fv.DefinitionsError) as raised:
+            GatewayFacts.from_checkout(tmp_path)
+        assert str(raised.value) == (
+            f"{tmp_path} holds neither ai_gateway/prompts/definitions nor "
+            "ai_gateway/model_selection: expected the root of an ai-assist checkout"
+        )
+
+    def _models_file(self, root: Path) -> Path:
+        path = root / "ai_gateway/model_selection/models.yml"
+        path.parent.mkdir(parents=True)
+        return path
+
+    def test_size_limit(self, tmp_path: Path) -> None:
+        """A file of 4 MiB is read; one byte more is refused as no gateway file."""
+        path = self._models_file(tmp_path)
+        entry = "models:\n  - {gitlab_identifier: big}\n"
+        path.write_text(entry + "#" * ((4 << 20) - len(entry) - 1) + "\n")
+        assert path.stat().st_size == 4 << 20
+        assert list(GatewayFacts.from_checkout(tmp_path).eras[0].models) == ["big"]
+        path.write_text(entry + "#" * ((4 << 20) - len(entry)) + "\n")
+        with pytest.raises(fv.DefinitionsError) as raised:
+            GatewayFacts.from_checkout(tmp_path)
+        assert str(raised.value) == f"{path} is larger than 4 MiB; not a gateway file"
+
+    def test_not_text(self, tmp_path: Path) -> None:
+        path = self._models_file(tmp_path)
+        path.write_bytes(b"models:\n  - {gitlab_identifier: caf\xe9}\n")
+        with pytest.raises(fv.DefinitionsError) as raised:
+            GatewayFacts.from_checkout(tmp_path)
+        assert str(raised.value) == f"{path} is not UTF-8 text"
+
+    def test_unreadable(self, tmp_path: Path) -> None:
+        """A path that cannot be read (here a folder where the file should be) is named with
+        the system's reason."""
+        path = self._models_file(tmp_path)
+        path.mkdir()
+        with pytest.raises(fv.DefinitionsError) as raised:
+            GatewayFacts.from_checkout(tmp_path)
+        assert str(raised.value) == f"cannot read {path}: Is a directory"
