@@ -87,10 +87,11 @@ STATUS_BY_EXIT_CODE: Final[Mapping[int | None, str]] = {
     -9: "segfault",
 }
 CAUGHT: Final = frozenset({"killed", "timeout", "caught by type check", "killed at import"})
-# Functions the package calls while it is imported (the hit wire model is built at module
-# level). mutmut picks a mutant in a process that has already imported the package, so their
-# mutants never take effect there and always "survive"; each such survivor is checked again in
-# a fresh pytest process with the mutant active from the start, against these tests.
+# Functions the package calls while it is imported (the hit wire model and the signals are
+# built at module level). mutmut picks a mutant in a process that has already imported the
+# package, so their mutants never take effect there and always "survive"; each such survivor
+# is checked again in a fresh pytest process with the mutant active from the start, against
+# these tests.
 AT_IMPORT: Final[Mapping[str, tuple[str, ...]]] = {
     "failover_verify._records.x__wire_model__mutmut_": (
         "tests/test_records.py",
@@ -100,6 +101,8 @@ AT_IMPORT: Final[Mapping[str, tuple[str, ...]]] = {
         "tests/test_records.py",
         "tests/test_offline.py",
     ),
+    # SIGNALS is built at import, each served signal's conditions by _unit_primitive.
+    "failover_verify._signals.x__unit_primitive__mutmut_": ("tests/test_signals.py",),
 }
 # Copied into the throwaway tree for the curated mutations: what the tests import and read.
 TREE_PARTS: Final = ("src", "tests", "fixtures", "scripts", "pyproject.toml")

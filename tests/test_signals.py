@@ -32,6 +32,7 @@ ERA = gl.ERAS["2026-11"]
 START = ERA.start
 FLIP = START + timedelta(minutes=gl.FLIP)
 T0 = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
+FEB_2026 = datetime(2026, 2, 1, tzinfo=UTC)
 GPRD_DATA_VIEW = "8cd9c4c0-f0a7-11ed-a017-0d32180b1390"
 
 
@@ -320,6 +321,14 @@ class TestCompletionRegistryFacts:
                 "failover",
             ),
             (_registry_values(None, None), T0, "(unresolved)", "(none)", "unclassified"),
+            # Before the first era of facts nothing names the provider.
+            (
+                _registry_values("litellm_completion", "codestral_2501_vertex"),
+                datetime(2020, 1, 1, tzinfo=UTC),
+                "(litellm_completion)",
+                "codestral_2501_vertex",
+                "primary",
+            ),
         ],
     )
     def test_provider_and_model_shown(
@@ -470,3 +479,55 @@ prompt_version = ["*"]
         assert unknown.primary == 4
         vertex = _served_report(SIGNALS[0], "litellm", "claude-sonnet-4-6", T0, judge)
         assert vertex.unclassified == 4
+
+
+class TestServedGenerations:
+    """A served generation is judged by which requested version's model it is, in the era
+    of the call (the default policy: 2.0.0 failover, ^1.0.0 primary)."""
+
+    @pytest.mark.parametrize(
+        ("name", "role", "rule"),
+        [
+            (
+                "claude-sonnet-4-6",
+                "primary",
+                "the served model is the one ^1.0.0 resolves to in the record's era",
+            ),
+            (
+                "claude-sonnet-4-5@20250929",
+                "failover",
+                "the served model is the one prompt version 2.0.0 resolves to in the record's era",
+            ),
+            (
+                "mystery",
+                "unclassified",
+                (
+                    "no policy rule matches; model mystery is not what any of 2.0.0, ^1.0.0 "
+                    "resolve to in this era"
+                ),
+            ),
+            (
+                None,
+                "unclassified",
+                (
+                    "no policy rule matches; model (none) is not what any of 2.0.0, ^1.0.0 "
+                    "resolve to in this era"
+                ),
+            ),
+        ],
+    )
+    def test_by_version(self, name: str | None, role: str, rule: str) -> None:
+        report = _served_report(SIGNALS[3], "litellm", name, T0)
+        assert (report.breakdown[0].role, report.breakdown[0].rule) == (role, rule)
+        assert report.standing == ("unmatched" if role == "unclassified" else "definite")
+
+    def test_one_model_for_both_versions(self) -> None:
+        """From 2026-01-07 to 2026-04 both versions resolved to Claude Sonnet 4 on Vertex:
+        its served records cannot tell the roles apart, and the signal says so."""
+        report = _served_report(SIGNALS[3], "litellm", "claude-sonnet-4@20250514", FEB_2026)
+        assert report.standing == "indistinct"
+        assert report.breakdown[0].rule == (
+            "no policy rule matches; in this era 2.0.0 and ^1.0.0 resolve to the same model "
+            "claude-sonnet-4@20250514, so served records cannot tell the roles apart"
+        )
+        assert report.by_provider == {"vertex_ai": 4}
