@@ -22,8 +22,9 @@ import gateway_logs as gl
 from esdata import index_gateway_records, load_fixture, spread
 from failover_verify._cli import main
 from failover_verify._gateway import GatewayFacts
+from failover_verify._records import ServedRecord, parse_hit
 from failover_verify._report import SignalReport
-from failover_verify._signals import SIGNALS, Signal
+from failover_verify._signals import SIGNALS, Condition, Signal
 from failover_verify._summary import Group, Judge, Tally
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -531,3 +532,172 @@ class TestServedGenerations:
             "claude-sonnet-4@20250514, so served records cannot tell the roles apart"
         )
         assert report.by_provider == {"vertex_ai": 4}
+
+
+def _report(signal: Signal, values: dict[str, str | None], judge: Judge = JUDGE) -> SignalReport:
+    window = fv.TimeWindow(start=T0, end=T0 + timedelta(minutes=1))
+    group = Group(values, 4, T0, T0)
+    return judge.signal_report(signal, [group], Tally(total=4), window, None)
+
+
+def _generation_registry(
+    version: str, identifier: str | None = None, class_provider: str | None = None
+) -> dict[str, str | None]:
+    return {
+        "prompt_id": "code_suggestions/generations",
+        "prompt_version": version,
+        "model_identifier": identifier,
+        "model_class_provider": class_provider,
+    }
+
+
+class TestConditions:
+    def test_equals(self) -> None:
+        condition = Condition("json.jsonPayload.unit_primitive", ("complete_code",))
+        assert condition.holds("complete_code")
+        assert not condition.holds("complete_code/x")
+        assert not condition.holds(None)
+
+    def test_under(self) -> None:
+        condition = Condition(
+            "json.jsonPayload.prompt_id", ("code_suggestions/generations",), "under"
+        )
+        assert condition.holds("code_suggestions/generations")
+        assert condition.holds("code_suggestions/generations/base")
+        assert not condition.holds("code_suggestions/generations_v2")
+
+
+class TestValuesOfRecords:
+    def test_absent_fields_are_none(self) -> None:
+        """A record read one by one gives its group values as a bucket would: an absent
+        field is None, not the text "None"."""
+        hit = {
+            "_index": "logs-1",
+            "_id": "a",
+            "_source": {
+                "json": {
+                    "jsonPayload": {
+                        "message": "Request to LLM complete",
+                        "unit_primitive": "generate_code",
+                        "model_engine": "litellm-chat",
+                    }
+                }
+            },
+        }
+        record = parse_hit(hit)
+        assert isinstance(record, ServedRecord)
+        served = SIGNALS[3]
+        assert served.picks(record, served.defaults())
+        assert not SIGNALS[0].picks(record, SIGNALS[0].defaults())
+        assert served.values_of(record) == {
+            "model_engine": "litellm-chat",
+            "model_name": None,
+            "error": None,
+        }
+
+
+class TestCompletionInputFacts:
+    def test_provider_and_model_from_the_record(self) -> None:
+        report = _report(
+            SIGNALS[2], {"model_provider": "vertex-ai", "model_name": "codestral-2501"}
+        )
+        assert (report.by_provider, report.by_model) == (
+            {"vertex-ai": 4},
+            {"codestral-2501": 4},
+        )
+
+    def test_custom_rules_see_the_model_name(self) -> None:
+        policy = fv.Policy.from_toml(
+            """
+schema = 1
+[completion]
+[[completion.rules]]
+role = "failover"
+model_name = ["claude-*"]
+[generation]
+[[generation.rules]]
+role = "primary"
+prompt_version = ["*"]
+""",
+            source="test",
+        )
+        judge = Judge(policy, GatewayFacts.bundled(), 0.95, 1, "https://kibana.example", "x")
+        values: dict[str, str | None] = {
+            "model_provider": "anthropic",
+            "model_name": "claude-3-5-haiku",
+        }
+        assert _report(SIGNALS[2], values, judge).failover == 4
+
+
+class TestGenerationRegistryFacts:
+    def test_the_records_identifier_decides(self) -> None:
+        """A registry generation's own model_identifier and class reach the facts."""
+        report = _report(SIGNALS[4], _generation_registry("^1.0.0", "claude_made_up", "anthropic"))
+        assert report.by_provider == {"anthropic": 4}
+        assert report.by_model == {"claude_made_up": 4}
+
+    def test_unresolved_version_says_why(self) -> None:
+        report = _report(SIGNALS[4], _generation_registry("^9.0.0"))
+        assert report.breakdown[0].role == "unclassified"
+        assert report.breakdown[0].rule == (
+            "no policy rule matches; prompt version not resolved: "
+            "LEGACY_MODEL_MAPPING['code_suggestions/generations']['^9.0.0'] is absent, so the "
+            "default of feature setting code_generations is claude_sonnet_4_6_vertex, but no "
+            "version file in code_suggestions/generations/base satisfies '^9.0.0' (1.0.0, "
+            "1.0.1, 1.0.2, 1.1.0, 1.1.0-dev, 1.2.0, 1.2.0-dev, 2.0.0, 2.0.1, 2.0.2, 2.0.2-dev, "
+            "2.0.3, 3.0.2-dev), so the gateway could not have served it, per ai-assist main "
+            "b0bec742d (2026-06-12)."
+        )
+
+    def test_resolved_version_adds_no_reason(self) -> None:
+        """A resolved record no rule matches is unmatched with no more said."""
+        policy = fv.Policy.from_toml(
+            """
+schema = 1
+[completion]
+[[completion.rules]]
+role = "primary"
+model_name = ["*"]
+[generation]
+[[generation.rules]]
+role = "primary"
+prompt_version = ["0.0.1"]
+""",
+            source="test",
+        )
+        judge = Judge(policy, GatewayFacts.bundled(), 0.95, 1, "https://kibana.example", "x")
+        report = _report(SIGNALS[4], _generation_registry("2.0.0"), judge)
+        assert report.breakdown[0].rule == "no policy rule matches"
+
+    @pytest.mark.parametrize(
+        ("rule", "matches"),
+        [
+            ('provider = ["vertex_ai"]', True),
+            ('provider = ["anthropic"]', False),
+            ('model = ["claude_sonnet_4_6_vertex"]', True),
+            ('family = ["claude"]', True),
+            ('family = ["<none>"]', False),
+            ('resolved_version = ["1.2.0"]', True),
+            ('resolved_version = ["2.0.0"]', False),
+        ],
+    )
+    def test_custom_rules_see_the_resolution(self, rule: str, matches: bool) -> None:
+        """A custom policy can test a registry generation's provider, model, family and
+        resolved version (today ^1.0.0 with claude_sonnet_4_6_vertex: Vertex, file 1.2.0)."""
+        policy = fv.Policy.from_toml(
+            f"""
+schema = 1
+[completion]
+[[completion.rules]]
+role = "primary"
+model_name = ["*"]
+[generation]
+[[generation.rules]]
+role = "failover"
+{rule}
+""",
+            source="test",
+        )
+        judge = Judge(policy, GatewayFacts.bundled(), 0.95, 1, "https://kibana.example", "x")
+        values = _generation_registry("^1.0.0", "claude_sonnet_4_6_vertex", "litellm")
+        assert (_report(SIGNALS[4], values, judge).failover == 4) is matches
