@@ -13,8 +13,9 @@ equivalent (no behaviour can tell them apart) with the reason. ``--keep`` reuses
 cache in ``mutants/`` instead of starting afresh (quicker, for working on survivors).
 ``--modules`` runs and scores only the mutants of the named modules (all of them again, even
 those with a result), for a machine too slow for the whole run. ``--survivors`` (implies
-``--keep``) runs again only the mutants that survived the last run, against the tests as they
-are now: the way to see new tests kill them.
+``--keep``) runs again only the mutants that survived the last run or have no result (an
+interrupted run, or code changed since: mutmut forgets the results of a changed function),
+against the tests as they are now: the way to see new tests kill them.
 
 ``curated`` applies a fixed list of mutations on the Elasticsearch paths, one at a time, to a
 throwaway copy of the tree (never the working tree), and runs the tests that should catch
@@ -179,21 +180,34 @@ def run_mutmut(
         shutil.rmtree(MUTANTS)
     MUTANTS.mkdir(exist_ok=True)
     log = MUTANTS / "run.log"
+    log.write_text("")
     _say(f"running mutmut with {jobs} workers; its progress goes to {log.relative_to(REPO)}")
     started = time.monotonic()
-    # mutmut names a mutant failover_verify.<module>.<function>__mutmut_<n>.
-    names = [f"failover_verify.{module}.*" for module in modules]
-    if survivors:
-        names = [
-            mutant.name
-            for mutant in read_mutants(modules)
-            if mutant.status not in CAUGHT and mutant.status != "not checked"
-        ]
-        if not names:
-            _say("no survivors to run again")
-            return
-        _say(f"running the {len(names)} survivors of the last run again")
-    with log.open("w") as out:
+    if not survivors:
+        # mutmut names a mutant failover_verify.<module>.<function>__mutmut_<n>.
+        _mutmut(jobs, [f"failover_verify.{module}.*" for module in modules], log)
+    else:
+        # The survivors, and mutants without a result. mutmut regenerates the mutants of a
+        # function whose code changed and forgets their results, which only shows once it has
+        # run; those are run in a second round.
+        for round_ in ("survivors", "changed"):
+            names = [
+                mutant.name
+                for mutant in read_mutants(modules)
+                if mutant.status not in CAUGHT
+                and (round_ == "survivors" or mutant.status == "not checked")
+            ]
+            if not names:
+                continue
+            what = "survivors and unchecked mutants" if round_ == "survivors" else "mutants"
+            which = "of the last run" if round_ == "survivors" else "of changed code"
+            _say(f"running the {len(names)} {what} {which} again")
+            _mutmut(jobs, names, log)
+    _say(f"mutmut finished in {time.monotonic() - started:.0f}s")
+
+
+def _mutmut(jobs: int, names: Sequence[str], log: Path) -> None:
+    with log.open("a") as out:
         result = subprocess.run(
             [str(VENV / "bin" / "mutmut"), "run", "--max-children", str(jobs), *names],
             cwd=REPO,
@@ -202,10 +216,11 @@ def run_mutmut(
             stderr=subprocess.STDOUT,
             check=False,
         )
-    _say(f"mutmut finished in {time.monotonic() - started:.0f}s, exit status {result.returncode}")
     if result.returncode != 0:
         tail = log.read_text(errors="replace").replace("\r", "\n").splitlines()[-15:]
-        raise MutationCheckError("mutmut failed:\n" + "\n".join(tail))
+        raise MutationCheckError(
+            f"mutmut failed (exit status {result.returncode}):\n" + "\n".join(tail)
+        )
 
 
 def read_mutants(modules: Sequence[str] = ()) -> list[Mutant]:
