@@ -17,6 +17,7 @@ import failover_verify as fv
 from failover_verify._gateway import (
     LEGACY_SINCE,
     REQUESTED_KEY_SINCE,
+    EraFacts,
     GatewayFacts,
     facts_from_texts,
 )
@@ -790,3 +791,68 @@ class TestReadingCheckoutFiles:
         with pytest.raises(fv.DefinitionsError) as raised:
             GatewayFacts.from_checkout(tmp_path)
         assert str(raised.value) == f"cannot read {path}: Is a directory"
+
+
+def _facts(**era: Any) -> GatewayFacts:
+    """Facts of one undated era, with the bundled definitions."""
+    return GatewayFacts([EraFacts(source="t", **era)], fv.PromptRegistry.bundled(), "test facts")
+
+
+class TestEraRules:
+    @pytest.mark.parametrize(
+        ("prompt_id", "setting"),
+        [
+            ("code_suggestions/generations/base", "code_suggestions"),
+            ("code_suggestions/completions", "code_suggestions"),
+            ("chat/react", "duo_chat"),
+            ("review_merge_request", "review_merge_request"),
+        ],
+    )
+    def test_setting_by_first_segment(self, prompt_id: str, setting: str) -> None:
+        """Without PROMPT_ID_TO_FEATURE_SETTING the feature setting is the id's first
+        segment, chat being duo_chat."""
+        assert EraFacts(source="t").setting_for(prompt_id) == setting
+
+    def test_setting_by_mapping(self) -> None:
+        era = EraFacts(source="t", prompt_settings={GENERATIONS: "code_generations"})
+        assert era.setting_for(GENERATIONS) == "code_generations"
+        assert era.setting_for(f"{GENERATIONS}/base") == "code_suggestions"
+
+    def test_mapped_model_models_yml_lacks(self) -> None:
+        """A mapping that names a model models.yml does not list gives that identifier,
+        with no provider, and says so."""
+        facts = _facts(legacy={GENERATIONS: {"2.0.0": "ghost"}}, models={})
+        assert facts.resolve(GENERATIONS, "2.0.0", at=None) == fv.Resolution(
+            prompt_id=GENERATIONS,
+            requested_version="2.0.0",
+            status="unknown_model",
+            resolved_version="2.0.0",
+            definition_path=f"ai_gateway/prompts/definitions/{GENERATIONS}/base/2.0.0.yml",
+            identifier="ghost",
+            model="ghost",
+            source="facts",
+            era="t (undated)",
+            detail=f"LEGACY_MODEL_MAPPING[{GENERATIONS!r}]['2.0.0'] gives ghost, which "
+            "models.yml of t (undated) does not list.",
+        )
+
+    def test_highest_version_file(self) -> None:
+        """The version file a constraint selects is the highest by version (1.10.0 above
+        1.9.0), names that are no version passed over wherever they stand."""
+        facts = _facts(
+            defaults={"code_suggestions": "claude_x"},
+            models={"claude_x": {"identifier": "claude_x", "provider": "vertex_ai"}},
+            versions={f"{GENERATIONS}/base": ["latest", "1.9.0", "1.10.0", "2.0.0"]},
+        )
+        resolution = facts.resolve(GENERATIONS, "^1.0.0", at=None)
+        assert (resolution.status, resolution.resolved_version, resolution.provider) == (
+            "resolved",
+            "1.10.0",
+            "vertex_ai",
+        )
+
+    def test_bundled_description(self) -> None:
+        assert GatewayFacts.bundled().description == (
+            "bundled gateway facts, 46 eras to 2026-06-12 (ai-assist b0bec742d), "
+            "generated 2026-12-02"
+        )
