@@ -449,13 +449,13 @@ class TestDefinitionFiles:
         )
 
     def test_character_yaml_forbids(self, tmp_path: Path) -> None:
-        """A control character YAML does not allow is reported as invalid YAML."""
-        root = checkout_with(tmp_path, {"1.0.0": "name: a\x00b\n"})
+        """A control character YAML does not allow is named with its line, on one line."""
+        root = checkout_with(tmp_path, {"1.0.0": "name: a\nmodel: b\x07c\nx: y\n"})
         resolution = PromptRegistry.from_directory(root).resolve(BASE, "1.0.0")
         assert resolution.detail == self.unreadable(
             root,
-            f"{DEFINITION} is not valid YAML (unacceptable character #x0000: special "
-            'characters are not allowed\n  in "<unicode string>", position 7)',
+            f"{DEFINITION} is not valid YAML (unacceptable character #x0007: special "
+            "characters are not allowed at line 2); fix the file or use a clean checkout",
         )
 
     def test_nested_too_deeply(self, tmp_path: Path) -> None:
