@@ -270,6 +270,17 @@ class TestLookupDetails:
             f"{DEFINITION} names no model{NO_MODEL}"
         )
 
+    def test_no_model_name_nor_provider_class(self, tmp_path: Path) -> None:
+        """A model stanza with params but no name and no provider class adds no note."""
+        root = checkout_with(
+            tmp_path, {"1.0.0": "model:\n  params:\n    custom_llm_provider: vertex_ai\n"}
+        )
+        resolution = PromptRegistry.from_directory(root).resolve(BASE, "1.0.0")
+        assert resolution.detail == (
+            f"'1.0.0' selects version 1.0.0 of {BASE} in the {described(root)}, but "
+            f"{DEFINITION} names no model{NO_MODEL}"
+        )
+
     def test_no_model_through_a_config_without_a_name(self, tmp_path: Path) -> None:
         """A config with only model_class_provider gives no_model, keeping config and class."""
         root = checkout_with(
