@@ -308,6 +308,12 @@ class TestVersionSelection:
         resolution = PromptRegistry.from_directory(root).resolve(BASE, "*")
         assert (resolution.status, resolution.resolved_version) == ("resolved", "3.0.0-dev")
 
+    def test_ignores_files_sorting_before_the_versions(self, tmp_path: Path) -> None:
+        """macOS "._1.0.0.yml" companions sort first and are skipped, not taken as the end."""
+        root = make_checkout(tmp_path / "ai-assist", {f"definitions/{BASE}/._1.0.0.yml": "\x00"})
+        resolution = PromptRegistry.from_directory(root).resolve(BASE, "*")
+        assert (resolution.status, resolution.resolved_version) == ("resolved", "3.0.0-dev")
+
 
 class TestModelStanza:
     def test_config_file_with_definition_params_on_top(self, tmp_path: Path) -> None:
@@ -629,6 +635,30 @@ class TestFallback:
         assert resolution.model is None
         assert "names no model for it either" in resolution.detail
 
+    def test_fallback_not_asked_when_the_primary_names_a_model(
+        self, checkout: Path, bundled: PromptRegistry
+    ) -> None:
+        """A checkout naming its own model wins over what the snapshot says for that version."""
+        registry = PromptRegistry.from_directory(checkout, fallback=bundled)
+        resolution = registry.resolve(GENERATIONS, "2.0.0")
+        assert (resolution.model, resolution.source) == ("model-2.0.0", "definitions")
+
+    def test_the_primary_file_spelling_stands(
+        self, tmp_path: Path, bundled: PromptRegistry
+    ) -> None:
+        """A checkout file 1.0.1.dev0.yml keeps its own name and path; the snapshot's model for
+        that version (its 1.0.1-dev) fills in."""
+        root = write_files(
+            tmp_path / "ai-assist",
+            {f"{PROMPTS}/definitions/{BASE}/1.0.1.dev0.yml": "name: Agent\n"},
+        )
+        resolution = PromptRegistry.from_directory(root, fallback=bundled).resolve(
+            BASE, "1.0.1.dev0"
+        )
+        assert (resolution.status, resolution.model) == ("resolved", "claude-3-5-sonnet-20241022")
+        assert resolution.resolved_version == "1.0.1.dev0"
+        assert resolution.definition_path == f"{BASE_PATH}/1.0.1.dev0.yml"
+
 
 class TestHistory:
     @pytest.mark.parametrize(
@@ -689,6 +719,50 @@ class TestCaching:
             registry.resolve(BASE, "1.1.0")
             registry.resolve(GENERATIONS, "~1.1.0", model_class_provider="anthropic")
         assert sum(path.endswith("/1.1.0.yml") for path in paths) == 1
+
+    def test_each_file_keeps_its_own_model(self, registry: PromptRegistry) -> None:
+        """Files parsed one after the other are remembered apart."""
+        assert registry.resolve(BASE, "1.0.0").model == "model-1.0.0"
+        assert registry.resolve(BASE, "2.0.0").model == "model-2.0.0"
+        assert registry.resolve(BASE, "1.0.0").model == "model-1.0.0"
+
+    def test_folder_listed_once(self, registry: PromptRegistry) -> None:
+        """Different constraints on one prompt list its folders only the first time."""
+        with FileAccess.recording() as first:
+            registry.resolve(GENERATIONS, "^1.0.0")
+        with FileAccess.recording() as later:
+            registry.resolve(GENERATIONS, "^2.0.0")
+            registry.resolve(GENERATIONS, "~1.0.0")
+        folders = ("/generations", "/generations/base")
+        assert any(path.endswith(folders) for path in first)
+        assert not any(path.endswith(folders) for path in later)
+
+    def test_model_config_read_once(self, tmp_path: Path) -> None:
+        """Definitions sharing a model config open it only once."""
+        uses_c = "model:\n  config_file: c\n"
+        root = write_files(
+            tmp_path / "ai-assist",
+            {
+                f"{PROMPTS}/definitions/{BASE}/1.0.0.yml": uses_c,
+                f"{PROMPTS}/definitions/{BASE}/1.1.0.yml": uses_c,
+                f"{PROMPTS}/model_configs/c.yml": "name: m\nparams: {model_class_provider: x}\n",
+            },
+        )
+        registry = PromptRegistry.from_directory(root)
+        with FileAccess.recording() as paths:
+            assert registry.resolve(BASE, "1.0.0").model == "m"
+            assert registry.resolve(BASE, "1.1.0").model == "m"
+        assert sum(path.endswith("/model_configs/c.yml") for path in paths) == 1
+
+    def test_cache_holds_at_most_10000_results(self, registry: PromptRegistry) -> None:
+        """Past 10,000 remembered results new ones are worked out afresh, old ones kept."""
+        first = registry.resolve(None, "0")
+        for number in range(1, 10_000):
+            registry.resolve(None, str(number))
+        assert registry.resolve(None, "0") is first
+        beyond = registry.resolve(None, "10000")
+        assert registry.resolve(None, "10000") == beyond
+        assert registry.resolve(None, "10000") is not beyond
 
 
 STATUSES = set(get_args(ResolutionStatus))

@@ -565,8 +565,14 @@ def _load_yaml(path: Path, shown: str, *, missing: str | None = None) -> object:
             f"{shown} is not valid YAML ({exc.problem or exc.context}{where}); fix the file or "
             "use a clean checkout"
         ) from exc
-    except yaml.YAMLError as exc:
-        raise _UnreadableError(f"{shown} is not valid YAML ({exc})") from exc
+    except yaml.reader.ReaderError as exc:
+        # The only error without a mark: its own text names an internal stream ("<unicode
+        # string>") and a character offset on a second line, where a line number is what helps.
+        line = text[: exc.position].count("\n") + 1
+        raise _UnreadableError(
+            f"{shown} is not valid YAML (unacceptable character #x{exc.character:04x}: "
+            f"{exc.reason} at line {line}); fix the file or use a clean checkout"
+        ) from exc
     except RecursionError as exc:
         raise _UnreadableError(f"{shown} nests too deeply to be a prompt definition") from exc
 
