@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
+import yaml
 
 from failover_verify._exceptions import DefinitionsError
 from failover_verify._registry import PromptRegistry, Resolution
@@ -467,6 +468,21 @@ class TestDefinitionFiles:
             root,
             f"{DEFINITION} is not valid YAML (unacceptable character #x0007: special "
             "characters are not allowed at line 2); fix the file or use a clean checkout",
+        )
+
+    def test_other_yaml_error(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """A kind of YAML error this PyYAML does not raise is still refused clearly."""
+        root = checkout_with(tmp_path, {"1.0.0": "name: a\n"})
+
+        def refuse(_text: str) -> object:
+            raise yaml.YAMLError("a new kind of problem")
+
+        monkeypatch.setattr(yaml, "safe_load", refuse)
+        resolution = PromptRegistry.from_directory(root).resolve(BASE, "1.0.0")
+        assert resolution.detail == self.unreadable(
+            root,
+            f"{DEFINITION} is not valid YAML (a new kind of problem); fix the file or use a "
+            "clean checkout",
         )
 
     def test_nested_too_deeply(self, tmp_path: Path) -> None:

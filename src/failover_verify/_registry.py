@@ -573,6 +573,11 @@ def _load_yaml(path: Path, shown: str, *, missing: str | None = None) -> object:
             f"{shown} is not valid YAML (unacceptable character #x{exc.character:04x}: "
             f"{exc.reason} at line {line}); fix the file or use a clean checkout"
         ) from exc
+    except yaml.YAMLError as exc:
+        # None other is raised by safe_load today; a new kind is still a clear refusal.
+        raise _UnreadableError(
+            f"{shown} is not valid YAML ({exc}); fix the file or use a clean checkout"
+        ) from exc
     except RecursionError as exc:
         raise _UnreadableError(f"{shown} nests too deeply to be a prompt definition") from exc
 
