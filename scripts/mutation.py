@@ -179,6 +179,8 @@ def run_mutmut(
     if not keep and MUTANTS.exists():
         shutil.rmtree(MUTANTS)
     MUTANTS.mkdir(exist_ok=True)
+    if keep:
+        _refresh_package_data()
     log = MUTANTS / "run.log"
     log.write_text("")
     _say(f"running mutmut with {jobs} workers; its progress goes to {log.relative_to(REPO)}")
@@ -204,6 +206,19 @@ def run_mutmut(
             _say(f"running the {len(names)} {what} {which} again")
             _mutmut(jobs, names, log)
     _say(f"mutmut finished in {time.monotonic() - started:.0f}s")
+
+
+def _refresh_package_data() -> None:
+    """Copy the package's data files (not its code) into a kept mutants/ tree: mutmut
+    re-creates the mutated modules when they change, but not the files they read."""
+    source = REPO / PACKAGE
+    for path in source.rglob("*"):
+        if not path.is_file() or path.suffix in (".py", ".pyc") or "__pycache__" in path.parts:
+            continue
+        target = MUTANTS / PACKAGE / path.relative_to(source)
+        if not target.exists() or target.read_bytes() != path.read_bytes():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, target)
 
 
 def _mutmut(jobs: int, names: Sequence[str], log: Path) -> None:
