@@ -4,6 +4,7 @@ every model-selection snapshot, the definitions era kept, and no provider beyond
 from __future__ import annotations
 
 import ast
+import json
 import tomllib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -855,4 +856,375 @@ class TestEraRules:
         assert GatewayFacts.bundled().description == (
             "bundled gateway facts, 46 eras to 2026-06-12 (ai-assist b0bec742d), "
             "generated 2026-12-02"
+        )
+
+
+_MAIN_08C = "ai-assist main 08c482877 (2025-09-08)"
+_CLASS_NOTE = "(the class from the prompt definition, as models.yml then named none)"
+
+
+class TestResolutionDetails:
+    """Each rule of each era, with the detail it gives, word for word."""
+
+    @pytest.mark.parametrize(
+        ("prompt_id", "version", "at", "record", "expected"),
+        [
+            (
+                GENERATIONS,
+                "2.0.0",
+                TODAY,
+                {},
+                (
+                    "resolved",
+                    "claude_sonnet_4_5_20250929_vertex",
+                    "vertex_ai",
+                    "2.0.0",
+                    TODAYS_ERA,
+                    (
+                        f"LEGACY_MODEL_MAPPING[{GENERATIONS!r}]['2.0.0']: "
+                        "claude_sonnet_4_5_20250929_vertex (claude-sonnet-4-5@20250929) via "
+                        f"vertex_ai, per {TODAYS_ERA}."
+                    ),
+                ),
+            ),
+            # The base prompt id is looked up as its prompt's mapping.
+            (
+                f"{GENERATIONS}/base",
+                "2.0.0",
+                TODAY,
+                {},
+                (
+                    "resolved",
+                    "claude_sonnet_4_5_20250929_vertex",
+                    "vertex_ai",
+                    "2.0.0",
+                    TODAYS_ERA,
+                    (
+                        f"LEGACY_MODEL_MAPPING[{GENERATIONS!r}]['2.0.0']: "
+                        "claude_sonnet_4_5_20250929_vertex (claude-sonnet-4-5@20250929) via "
+                        f"vertex_ai, per {TODAYS_ERA}."
+                    ),
+                ),
+            ),
+            (
+                GENERATIONS,
+                "^1.0.0",
+                TODAY,
+                {
+                    "model_identifier": "claude_sonnet_4_6_vertex",
+                    "model_class_provider": "litellm",
+                },
+                (
+                    "resolved",
+                    "claude_sonnet_4_6_vertex",
+                    "vertex_ai",
+                    "1.2.0",
+                    TODAYS_ERA,
+                    (
+                        "the record's model_identifier 'claude_sonnet_4_6_vertex': "
+                        "claude_sonnet_4_6_vertex (claude-sonnet-4-6) via vertex_ai, "
+                        f"per {TODAYS_ERA}."
+                    ),
+                ),
+            ),
+            (
+                None,
+                "2.0.0",
+                TODAY,
+                {},
+                (
+                    "invalid_input",
+                    None,
+                    None,
+                    None,
+                    None,
+                    "The record has no prompt_id, so there is nothing to resolve.",
+                ),
+            ),
+            (
+                GENERATIONS,
+                None,
+                TODAY,
+                {},
+                (
+                    "invalid_input",
+                    None,
+                    None,
+                    None,
+                    None,
+                    "The record has no prompt_version, so no definition can be selected.",
+                ),
+            ),
+            # The first moment of the mapping: the resolved version is looked up, and the
+            # class comes from the definition, models.yml naming none.
+            (
+                GENERATIONS,
+                "^1.0.0",
+                LEGACY_SINCE,
+                {},
+                (
+                    "resolved",
+                    "claude_sonnet_4_20250514",
+                    "anthropic",
+                    "1.1.0",
+                    _MAIN_08C,
+                    (
+                        f"LEGACY_MODEL_MAPPING[{GENERATIONS!r}]['1.1.0'] (the resolved version): "
+                        "claude_sonnet_4_20250514 (claude-sonnet-4-20250514) via anthropic "
+                        f"{_CLASS_NOTE}, per {_MAIN_08C}."
+                    ),
+                ),
+            ),
+            # A second before, the definition file decided.
+            (
+                GENERATIONS,
+                "^1.0.0",
+                LEGACY_SINCE - timedelta(seconds=1),
+                {},
+                (
+                    "resolved",
+                    "claude-sonnet-4-20250514",
+                    "anthropic",
+                    "1.1.0",
+                    None,
+                    (
+                        f"'^1.0.0' selects version 1.1.0 of {GENERATIONS}/base in the bundled "
+                        "snapshot (13 versions): claude-sonnet-4-20250514 via anthropic (model "
+                        "config ai_gateway/prompts/model_configs/claude_4_0.yml)."
+                    ),
+                ),
+            ),
+            # The first moment the requested string is the key: ^1.0.0 is none, so the
+            # feature setting's default serves.
+            (
+                GENERATIONS,
+                "^1.0.0",
+                REQUESTED_KEY_SINCE,
+                {},
+                (
+                    "resolved",
+                    "claude_sonnet_3_7_20250219",
+                    "anthropic",
+                    "1.1.0",
+                    "ai-assist main c4dca98e3 (2025-10-27)",
+                    (
+                        f"LEGACY_MODEL_MAPPING[{GENERATIONS!r}]['^1.0.0'] is absent, so the "
+                        "default of feature setting code_suggestions: claude_sonnet_3_7_20250219 "
+                        f"(claude-3-7-sonnet-20250219) via anthropic {_CLASS_NOTE}, per ai-assist "
+                        "main c4dca98e3 (2025-10-27)."
+                    ),
+                ),
+            ),
+            (
+                GENERATIONS,
+                "^1.0.0",
+                REQUESTED_KEY_SINCE - timedelta(seconds=1),
+                {},
+                (
+                    "resolved",
+                    "claude_sonnet_4_20250514",
+                    "anthropic",
+                    "1.1.0",
+                    "ai-assist main 961d812bb (2025-10-21)",
+                    (
+                        f"LEGACY_MODEL_MAPPING[{GENERATIONS!r}]['1.1.0'] (the resolved version): "
+                        "claude_sonnet_4_20250514 (claude-sonnet-4-20250514) via anthropic "
+                        f"{_CLASS_NOTE}, per ai-assist main 961d812bb (2025-10-21)."
+                    ),
+                ),
+            ),
+            # In the definitions era the record's own evidence still weighs in.
+            (
+                GENERATIONS,
+                "2.0.0",
+                datetime(2025, 6, 1, tzinfo=UTC),
+                {"model_class_provider": "litellm", "model_identifier": "x"},
+                (
+                    "resolved",
+                    "x",
+                    "vertex_ai",
+                    "2.0.0",
+                    None,
+                    (
+                        "The record's model_class_provider 'litellm' names the routing client, not "
+                        "a provider, so the provider comes from the snapshot (the model comes from "
+                        "its model_identifier): '2.0.0' selects version 2.0.0 of "
+                        f"{GENERATIONS}/base in the bundled snapshot (13 versions): "
+                        "claude-3-5-sonnet@20240620 via vertex_ai."
+                    ),
+                ),
+            ),
+        ],
+    )
+    def test_detail(
+        self,
+        prompt_id: str | None,
+        version: str | None,
+        at: datetime,
+        record: dict[str, str],
+        expected: tuple[str | None, ...],
+    ) -> None:
+        got = GatewayFacts.bundled().resolve(prompt_id, version, at=at, **record)
+        assert (
+            got.status,
+            got.model,
+            got.provider,
+            got.resolved_version,
+            got.era,
+            got.detail,
+        ) == expected
+        assert (got.prompt_id, got.requested_version) == (prompt_id, version)
+
+    def test_unstated_provider(self) -> None:
+        """A model whose class routes by name, with no custom_llm_provider: the provider is
+        unstated, the note says why, and a model without a provider model name shows ?."""
+        note = "models.yml names no custom_llm_provider for gem and its class litellm routes"
+        facts = _facts(
+            legacy={GENERATIONS: {"2.0.0": "gem"}},
+            models={"gem": {"identifier": "gem", "model_class": "litellm", "provider_note": note}},
+        )
+        got = facts.resolve(GENERATIONS, "2.0.0", at=None)
+        assert (got.status, got.model, got.provider, got.era) == (
+            "unknown_model",
+            "gem",
+            None,
+            "t (undated)",
+        )
+        assert got.detail == (
+            f"LEGACY_MODEL_MAPPING[{GENERATIONS!r}]['2.0.0']: gem (?) via an unstated provider "
+            f"({note}), per t (undated)."
+        )
+
+    def test_mapped_version_without_its_file(self) -> None:
+        """A version the mapping names but no base version file satisfies could not have been
+        served: the gateway loads the file before the model."""
+        facts = _facts(
+            legacy={GENERATIONS: {"^3.0.0": "claude_x"}},
+            models={"claude_x": {"identifier": "claude_x", "provider": "vertex_ai"}},
+            versions={f"{GENERATIONS}/base": ["1.0.0", "2.0.0"]},
+        )
+        got = facts.resolve(GENERATIONS, "^3.0.0", at=None)
+        assert (got.status, got.detail) == (
+            "no_matching_version",
+            (
+                f"LEGACY_MODEL_MAPPING[{GENERATIONS!r}]['^3.0.0'] is claude_x, but no version "
+                f"file in {GENERATIONS}/base satisfies '^3.0.0' (1.0.0, 2.0.0), so the gateway "
+                "could not have served it, per t (undated)."
+            ),
+        )
+
+    def test_default_model_models_yml_lacks(self) -> None:
+        facts = _facts(
+            defaults={"code_suggestions": "ghost"},
+            models={"other": {"identifier": "other", "provider": "vertex_ai"}},
+        )
+        got = facts.resolve(GENERATIONS, "^1.0.0", at=None)
+        assert (got.status, got.model, got.detail) == (
+            "unknown_model",
+            "ghost",
+            (
+                f"LEGACY_MODEL_MAPPING[{GENERATIONS!r}]['^1.0.0'] is absent, so the default of "
+                "feature setting code_suggestions gives ghost, which models.yml of t (undated) "
+                "does not list."
+            ),
+        )
+
+    def test_family_folder_lists_its_files(self, tmp_path: Path) -> None:
+        """The family folder's files are all named when none satisfies the constraint."""
+        root = _checkout(tmp_path, default=True)
+        family = root / f"ai_gateway/prompts/definitions/{GENERATIONS}/claude_sonnet"
+        (family / "1.2.0.yml").write_text("name: generation\n")
+        got = GatewayFacts.from_checkout(root).resolve(GENERATIONS, "^3.0.0", at=None)
+        assert got.detail is not None
+        assert f"no version file in {GENERATIONS}/claude_sonnet satisfies '^3.0.0' (1.1.0, " in (
+            got.detail
+        )
+        assert "(1.1.0, 1.2.0), so the gateway could not have served it" in got.detail
+
+
+class TestFactsObject:
+    def test_rules_of_two_eras_for_one_set_of_facts(self, tmp_path: Path) -> None:
+        """A checkout's undated facts answer a record of 2025-06 by its definitions and one
+        of 2026 by the mapping: the same question at two times is not answered once."""
+        facts = GatewayFacts.from_checkout(_checkout(tmp_path, default=False))
+        before = facts.resolve(GENERATIONS, "2.0.0", at=datetime(2025, 6, 1, tzinfo=UTC))
+        after = facts.resolve(GENERATIONS, "2.0.0", at=datetime(2026, 1, 1, tzinfo=UTC))
+        assert (before.source, before.model) == ("snapshot", "claude-3-5-sonnet@20240620")
+        assert (after.source, after.model) == ("facts", "claude_x")
+
+    def test_answers_kept_up_to_ten_thousand(self) -> None:
+        facts = _facts()
+        for number in range(10_001):
+            facts.resolve(GENERATIONS, f"{number}.0.0", at=None)
+        assert len(facts._cache) == 10_000
+
+    def test_undated_era_first(self) -> None:
+        dated = EraFacts(source="d", since=datetime(2026, 1, 1, tzinfo=UTC))
+        undated = EraFacts(source="u")
+        facts = GatewayFacts([dated, undated], fv.PromptRegistry.bundled(), "t")
+        assert [era.source for era in facts.eras] == ["u", "d"]
+        assert facts.era_at(datetime(2025, 1, 1, tzinfo=UTC)) is undated
+        assert facts.era_at(datetime(2026, 1, 1, tzinfo=UTC)) is dated
+
+    def test_era_dated_and_named(self) -> None:
+        era = facts_from_texts(
+            models=None,
+            unit_primitives=None,
+            registry=None,
+            source="ai-assist main abc123",
+            since=datetime(2026, 4, 15, 12, tzinfo=UTC),
+            commit="abc123",
+        )
+        assert (era.since, era.commit, era.label) == (
+            datetime(2026, 4, 15, 12, tzinfo=UTC),
+            "abc123",
+            "ai-assist main abc123 (2026-04-15)",
+        )
+
+    def test_only_plain_names_are_read(self) -> None:
+        """An assignment to an attribute or an item is no top-level constant."""
+        era = facts_from_texts(
+            models=None,
+            unit_primitives=None,
+            registry="settings.LEGACY_MODEL_MAPPING = {'code_suggestions/x': {'1': 'a'}}\n"
+            "table['k'] = {'code_suggestions/y': {'1': 'b'}}\n",
+            source="t",
+        )
+        assert era.legacy == {}
+
+
+class TestBundledFile:
+    def _bundle(self, root: Path, content: str) -> None:
+        path = root / "data" / "gateway-facts.json"
+        path.parent.mkdir()
+        path.write_text(content)
+
+    def test_unreadable(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        self._bundle(tmp_path, "{not json")
+        monkeypatch.setattr("importlib.resources.files", lambda _package: tmp_path)
+        with pytest.raises(fv.DefinitionsError) as raised:
+            GatewayFacts.bundled()
+        assert str(raised.value) == (
+            "The bundled gateway facts (data/gateway-facts.json) cannot be read (Expecting "
+            "property name enclosed in double quotes: line 1 column 2 (char 1)); reinstall "
+            "failover-verify."
+        )
+
+    def test_no_eras(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        self._bundle(tmp_path, '{"eras": []}')
+        monkeypatch.setattr("importlib.resources.files", lambda _package: tmp_path)
+        with pytest.raises(fv.DefinitionsError) as raised:
+            GatewayFacts.bundled()
+        assert str(raised.value) == (
+            "The bundled gateway facts (data/gateway-facts.json) cannot be read (it holds no "
+            "eras); reinstall failover-verify."
+        )
+
+    def test_undated_generation(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        era = {"since": "2026-06-12T16:51:20Z", "commit": "b0bec742d", "source": "s"}
+        self._bundle(tmp_path, json.dumps({"eras": [era]}))
+        definitions = fv.PromptRegistry.bundled()
+        monkeypatch.setattr("importlib.resources.files", lambda _package: tmp_path)
+        assert GatewayFacts.bundled(definitions).description == (
+            "bundled gateway facts, 1 eras to 2026-06-12 (ai-assist b0bec742d), generated ?"
         )

@@ -522,6 +522,31 @@ class TestServedGenerations:
         assert (report.breakdown[0].role, report.breakdown[0].rule) == (role, rule)
         assert report.standing == ("unmatched" if role == "unclassified" else "definite")
 
+    def test_matched_version_without_a_rule(self) -> None:
+        """A served record that is one version's model, under a policy with no rule for that
+        version, is unmatched with nothing more to say: neither indistinct nor explained."""
+        policy = fv.Policy.from_toml(
+            """
+schema = 1
+[completion]
+[[completion.rules]]
+role = "primary"
+model_name = ["*"]
+[generation]
+versions = ["2.0.0", "^1.0.0"]
+[[generation.rules]]
+role = "failover"
+as_version = ["2.0.0"]
+""",
+            source="test",
+        )
+        judge = Judge(policy, GatewayFacts.bundled(), 0.95, 1, "https://kibana.example", "x")
+        report = _served_report(SIGNALS[3], "litellm", "claude-sonnet-4-6", T0, judge)
+        assert (report.standing, report.breakdown[0].rule) == (
+            "unmatched",
+            "no policy rule matches",
+        )
+
     def test_one_model_for_both_versions(self) -> None:
         """From 2026-01-07 to 2026-04 both versions resolved to Claude Sonnet 4 on Vertex:
         its served records cannot tell the roles apart, and the signal says so."""

@@ -288,6 +288,13 @@ def _read(path: Path) -> str | None:
         raise DefinitionsError(f"{path} is not UTF-8 text") from exc
 
 
+def _bundle_error(problem: str) -> DefinitionsError:
+    return DefinitionsError(
+        f"The bundled gateway facts ({_BUNDLED}) cannot be read ({problem}); "
+        "reinstall failover-verify."
+    )
+
+
 class GatewayFacts:
     """Resolves registry records to the model the gateway served, by the record's era."""
 
@@ -308,10 +315,9 @@ class GatewayFacts:
             data = json.loads(text)
             eras = [EraFacts.model_validate(era) for era in data["eras"]]
         except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise DefinitionsError(
-                f"The bundled gateway facts ({_BUNDLED}) cannot be read ({exc}); "
-                "reinstall failover-verify."
-            ) from exc
+            raise _bundle_error(str(exc)) from exc
+        if not eras:
+            raise _bundle_error("it holds no eras")
         newest = eras[-1]
         description = (
             f"bundled gateway facts, {len(eras)} eras to {newest.since:%Y-%m-%d} "
@@ -370,8 +376,9 @@ class GatewayFacts:
             return None
         candidates = [model for model in era.models.values() if model.model == name]
         if len(candidates) > 1 and engine:
-            # anthropic-chat is the Anthropic class; litellm-* are the LiteLLM classes.
-            kind = "anthropic" if engine.startswith("anthropic") else engine.split("-", 1)[0]
+            # The engine's first word names the class: anthropic-chat is the Anthropic class,
+            # litellm-chat and litellm-completion the LiteLLM classes.
+            kind = engine.split("-", 1)[0]
             candidates = [
                 model for model in candidates if (model.model_class or "").startswith(kind)
             ]
@@ -440,7 +447,7 @@ class GatewayFacts:
                 # The default model's first family folder that exists holds the prompt
                 # (c4dca98e3, ai_gateway/prompts/registry.py), else base.
                 model = era.models.get(chosen)
-                families = [*(model.family if model is not None else ()), "base"]
+                families = model.family if model is not None else ()
                 folder = next(
                     (name for name in families if f"{requested_id}/{name}" in era.versions),
                     "base",
