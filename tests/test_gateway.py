@@ -955,6 +955,24 @@ class TestResolutionDetails:
                     "The record has no prompt_version, so no definition can be selected.",
                 ),
             ),
+            (
+                GENERATIONS,
+                "!!",
+                TODAY,
+                {},
+                (
+                    "invalid_input",
+                    None,
+                    None,
+                    None,
+                    None,
+                    (
+                        "The record's prompt_version '!!' is not a version constraint Poetry "
+                        "accepts (at most 64 characters of letters, digits, spaces and . ^ ~ < > "
+                        "= ! * , | + -), so nothing was read."
+                    ),
+                ),
+            ),
             # The first moment of the mapping: the resolved version is looked up, and the
             # class comes from the definition, models.yml naming none.
             (
@@ -1129,6 +1147,57 @@ class TestResolutionDetails:
             ),
         )
 
+    def test_default_model_without_a_base_file(self) -> None:
+        """The default model served from base: a constraint no base file satisfies could
+        not have been served."""
+        facts = _facts(
+            defaults={"code_suggestions": "claude_x"},
+            models={"claude_x": {"identifier": "claude_x", "provider": "vertex_ai"}},
+            versions={f"{GENERATIONS}/base": ["1.0.0", "2.0.0"]},
+        )
+        got = facts.resolve(GENERATIONS, "^3.0.0", at=None)
+        assert (got.status, got.detail) == (
+            "no_matching_version",
+            (
+                f"LEGACY_MODEL_MAPPING[{GENERATIONS!r}]['^3.0.0'] is absent, so the default of "
+                "feature setting code_suggestions is claude_x, but no version file in "
+                f"{GENERATIONS}/base satisfies '^3.0.0' (1.0.0, 2.0.0), so the gateway could not "
+                "have served it, per t (undated)."
+            ),
+        )
+
+    def test_resolved_key_from_the_mapping(self) -> None:
+        """Between 2025-09-08 and 2025-10-27 the key was the resolved version: from the
+        definitions, else the highest mapping key the constraint allows."""
+        facts = _facts(
+            legacy={GENERATIONS: {"5.0.0": "claude_x", "5.1.0": "claude_y"}},
+            models={
+                "claude_x": {"identifier": "claude_x", "provider": "vertex_ai"},
+                "claude_y": {"identifier": "claude_y", "provider": "anthropic"},
+            },
+        )
+        got = facts.resolve(GENERATIONS, "~5.0.0", at=datetime(2025, 10, 1, tzinfo=UTC))
+        assert (got.model, got.provider, got.detail) == (
+            "claude_x",
+            "vertex_ai",
+            (
+                f"LEGACY_MODEL_MAPPING[{GENERATIONS!r}]['5.0.0'] (the resolved version): claude_x "
+                "(?) via vertex_ai, per t (undated)."
+            ),
+        )
+
+    def test_family_folder_from_the_requested_key_rule(self, tmp_path: Path) -> None:
+        """From the first second of the requested-key rule the default model's family folder
+        holds the version served; a second before, the base folder."""
+        facts = GatewayFacts.from_checkout(_checkout(tmp_path, default=True))
+        at_rule = facts.resolve(GENERATIONS, "^1.0.0", at=REQUESTED_KEY_SINCE)
+        assert (at_rule.resolved_version, at_rule.definition_path) == (
+            "1.1.0",
+            f"ai_gateway/prompts/definitions/{GENERATIONS}/claude_sonnet/1.1.0.yml",
+        )
+        before = facts.resolve(GENERATIONS, "^1.0.0", at=REQUESTED_KEY_SINCE - timedelta(seconds=1))
+        assert before.resolved_version == "1.2.0"
+
     def test_family_folder_lists_its_files(self, tmp_path: Path) -> None:
         """The family folder's files are all named when none satisfies the constraint."""
         root = _checkout(tmp_path, default=True)
@@ -1144,11 +1213,12 @@ class TestResolutionDetails:
 
 class TestFactsObject:
     def test_rules_of_two_eras_for_one_set_of_facts(self, tmp_path: Path) -> None:
-        """A checkout's undated facts answer a record of 2025-06 by its definitions and one
-        of 2026 by the mapping: the same question at two times is not answered once."""
+        """A checkout's undated facts answer a record of the second before the mapping by
+        its definitions and one of its first second by the mapping: the same question at two
+        times is not answered once."""
         facts = GatewayFacts.from_checkout(_checkout(tmp_path, default=False))
-        before = facts.resolve(GENERATIONS, "2.0.0", at=datetime(2025, 6, 1, tzinfo=UTC))
-        after = facts.resolve(GENERATIONS, "2.0.0", at=datetime(2026, 1, 1, tzinfo=UTC))
+        before = facts.resolve(GENERATIONS, "2.0.0", at=LEGACY_SINCE - timedelta(seconds=1))
+        after = facts.resolve(GENERATIONS, "2.0.0", at=LEGACY_SINCE)
         assert (before.source, before.model) == ("snapshot", "claude-3-5-sonnet@20240620")
         assert (after.source, after.model) == ("facts", "claude_x")
 

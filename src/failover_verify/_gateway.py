@@ -395,7 +395,15 @@ class GatewayFacts:
     ) -> Resolution:
         """The model and provider the gateway served a registry record with, at ``at``."""
         era = self.era_at(at)
-        rule = "definitions" if at is not None and at < LEGACY_SINCE else "facts"
+        # The rules change at two moments; an undated era (a checkout) spans both, so the
+        # answers of each period are kept apart.
+        rule = (
+            "requested key"
+            if at is None or at >= REQUESTED_KEY_SINCE
+            else "resolved key"
+            if at >= LEGACY_SINCE
+            else "definitions"
+        )
         key = (prompt_id, version, model_identifier, model_class_provider, rule, era and era.since)
         cached = self._cache.get(key)
         if cached is not None:
