@@ -4,6 +4,7 @@ import json
 import random
 from datetime import UTC, datetime
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import pytest
@@ -346,3 +347,202 @@ class TestFromJsonText:
             == hit["_source"]["json"]["jsonPayload"]["gitlab_realm"]
         )
         assert "gitlab_realm" in record.model_dump()["gitlab_context"]
+
+
+def _hit_text(hit: dict[str, Any]) -> bytes:
+    return json.dumps(hit).encode()
+
+
+class TestProblemReasons:
+    """Every way a hit can be unreadable has its own reason, word for word, and the problem
+    keeps whichever of the hit's _index and _id it has."""
+
+    @pytest.mark.parametrize(
+        ("hit", "kind"), [([], "list"), ("text", "str"), (None, "NoneType"), (3.5, "float")]
+    )
+    def test_hit_that_is_not_an_object(self, hit: Any, kind: str) -> None:
+        """A hit that is not a JSON object is named by its type."""
+        expected = ParseProblem(index=None, id=None, reason=f"a hit must be an object, not {kind}")
+        assert parse_hit(hit) == expected
+        assert parse_hit_json(json.dumps(hit)) == expected
+
+    def test_any_mapping_is_a_hit(self) -> None:
+        """A hit may be any mapping, not only a dict."""
+        hit = _hit(_completion())
+        record = parse_hit(MappingProxyType(hit))
+        assert isinstance(record, CompletionRecord)
+        assert record == parse_hit(hit)
+
+    @pytest.mark.parametrize(
+        ("key", "value", "reason"),
+        [
+            ("_source", [], "_source is a list, not an object"),
+            ("_source", "text", "_source is a str, not an object"),
+            ("fields", [1], "fields is a list, not an object"),
+        ],
+    )
+    def test_source_or_fields_not_an_object(self, key: str, value: Any, reason: str) -> None:
+        """A _source or fields that is not an object is a problem of the hit as a whole."""
+        hit = {"_index": "logs-1", "_id": "x", key: value}
+        expected = ParseProblem(index="logs-1", id="x", reason=reason)
+        assert parse_hit(hit) == expected
+        assert parse_hit_json(_hit_text(hit)) == expected
+
+    @pytest.mark.parametrize(
+        ("message", "reason"),
+        [
+            ({"text": "code completion input:"}, "json.jsonPayload.message is an object, not text"),
+            (["code completion input:"], "json.jsonPayload.message is a list, not text"),
+            (True, "json.jsonPayload.message is a bool, not text"),
+        ],
+    )
+    def test_message_that_is_not_text(self, message: Any, reason: str) -> None:
+        """A message that is not text cannot say which record the hit is."""
+        document = _completion()
+        document["json"]["jsonPayload"]["message"] = message
+        hit = _hit(document, doc_id="bad-1")
+        expected = ParseProblem(index=hit["_index"], id="bad-1", reason=reason)
+        assert parse_hit(hit) == expected
+        assert parse_hit_json(_hit_text(hit)) == expected
+
+    def test_conflicting_message_keeps_index_and_id(self) -> None:
+        """A message given twice is a problem that still says which hit it is."""
+        document = _completion()
+        document["json.jsonPayload.message"] = "Request to LLM complete"
+        hit = _hit(document, doc_id="bad-2")
+        expected = ParseProblem(
+            index=hit["_index"],
+            id="bad-2",
+            reason="json.jsonPayload.message appears twice with different values",
+        )
+        assert parse_hit(hit) == expected
+        assert parse_hit_json(_hit_text(hit)) == expected
+
+    @pytest.mark.parametrize(
+        ("index", "doc_id"),
+        [
+            (None, "d1"),
+            ("logs-1", None),
+            (5, "d1"),
+            ("logs-1", 7),
+        ],
+    )
+    def test_no_index_or_id(self, index: Any, doc_id: Any) -> None:
+        """A record without a usable _index or _id (absent, empty or not text) cannot be cited
+        as evidence; the problem keeps the one it has."""
+        hit: dict[str, Any] = {"_source": _completion()}
+        if index is not None:
+            hit["_index"] = index
+        if doc_id is not None:
+            hit["_id"] = doc_id
+        expected = ParseProblem(
+            index=index if isinstance(index, str) and index else None,
+            id=doc_id if isinstance(doc_id, str) and doc_id else None,
+            reason="the hit has no _index or _id",
+        )
+        assert parse_hit(hit) == expected
+        assert parse_hit_json(_hit_text(hit)) == expected
+
+    def test_object_in_place_of_a_value(self) -> None:
+        """The first field the record reads that holds an object is named, in the order the
+        record declares its fields."""
+        document = _completion()
+        document["json"]["jsonPayload"]["model_name"] = {"name": "claude"}
+        document["json"]["jsonPayload"]["model_provider"] = {"name": "anthropic"}
+        hit = _hit(document, doc_id="bad-3")
+        expected = ParseProblem(
+            index=hit["_index"],
+            id="bad-3",
+            reason="json.jsonPayload.model_provider is an object, not a value",
+        )
+        assert parse_hit(hit) == expected
+        assert parse_hit_json(_hit_text(hit)) == expected
+
+    def test_value_beside_an_object_at_the_same_path(self) -> None:
+        """A dotted key that gives a field its value is read even where a nested object
+        also sits at that path."""
+        document = _completion()
+        document["json"]["jsonPayload"]["model_provider"] = {"name": "anthropic"}
+        document["json.jsonPayload.model_provider"] = "vertex-ai"
+        record = parse_hit(_hit(document))
+        assert isinstance(record, CompletionRecord)
+        assert record.model_provider == "vertex-ai"
+
+    def test_first_of_several_conflicts(self) -> None:
+        """Of several read fields given twice, the first path in sorted order is named."""
+        document = _completion("anthropic")
+        document["json.jsonPayload.model_provider"] = "vertex-ai"
+        document["json.jsonPayload.model_name"] = "codestral-2508"
+        problem = parse_hit(_hit(document))
+        assert isinstance(problem, ParseProblem)
+        assert problem.reason == "json.jsonPayload.model_name appears twice with different values"
+        assert (problem.index, problem.id) == ("pubsub-mlops-inf-gprod-2026.01.21", "d1")
+
+    def test_wrong_type_keeps_index_and_id(self) -> None:
+        """A field of the wrong type is a problem that still says which hit it is."""
+        document = _completion()
+        document["json"]["jsonPayload"]["stream"] = "sometimes"
+        problem = parse_hit(_hit(document, doc_id="bad-4"))
+        assert problem == ParseProblem(
+            index="pubsub-mlops-inf-gprod-2026.01.21",
+            id="bad-4",
+            reason="json.jsonPayload.stream: Input should be a valid boolean, unable to "
+            "interpret input",
+        )
+
+    def test_not_json(self) -> None:
+        """Text that is not JSON says where the JSON reader gave up."""
+        assert parse_hit_json(b'{"_index": "i", "_source": {') == ParseProblem(
+            index=None,
+            id=None,
+            reason="the hit is not JSON (Expecting property name enclosed in double quotes: "
+            "line 1 column 29 (char 28))",
+        )
+
+
+class TestReasonLength:
+    """A reason is at most 300 characters: a longer one is cut to 299 and ends in an
+    ellipsis, so it still fits one line of a report."""
+
+    @staticmethod
+    def _problem_naming_a_type(length: int) -> ParseProblem:
+        # The only reason whose length a hit can choose: a _source of a type with a long name.
+        source = type("S" * length, (), {})()
+        problem = parse_hit({"_index": "logs-1", "_id": "x", "_source": source})
+        assert isinstance(problem, ParseProblem)
+        return problem
+
+    def test_300_characters_are_kept_whole(self) -> None:
+        """A reason of exactly 300 characters is kept as it is."""
+        problem = self._problem_naming_a_type(272)
+        assert problem.reason == f"_source is a {'S' * 272}, not an object"
+        assert len(problem.reason) == 300
+
+    def test_301_characters_are_cut(self) -> None:
+        """A reason of 301 characters is cut to 299 and an ellipsis."""
+        problem = self._problem_naming_a_type(273)
+        assert problem.reason == f"_source is a {'S' * 273}, not an obje…"
+        assert len(problem.reason) == 300
+
+    def test_much_longer_is_cut_the_same(self) -> None:
+        problem = self._problem_naming_a_type(5000)
+        assert problem.reason == f"_source is a {'S' * 286}…"
+
+
+class TestFlags:
+    """error and streaming of a served record read as "yes" or "no" whether the pipeline
+    kept the gateway's text or made booleans of it; blank text is no value."""
+
+    @pytest.mark.parametrize(
+        ("value", "expected"),
+        [(True, "yes"), (False, "no"), ("yes", "yes"), ("no", "no"), ("  ", None), (None, None)],
+    )
+    def test_flag_values(self, value: Any, expected: str | None) -> None:
+        document = gl.served_doc(
+            WHEN, "generate_code", "litellm-chat", "claude-sonnet-4-6", random.Random(1)
+        )
+        document["json"]["jsonPayload"].update(error=value, streaming=value)
+        hit = _hit(document)
+        for record in (parse_hit(hit), parse_fast(_hit_text(hit))):
+            assert isinstance(record, ServedRecord)
+            assert (record.error, record.streaming) == (expected, expected)
