@@ -423,6 +423,8 @@ class TestProblemReasons:
         [
             (None, "d1"),
             ("logs-1", None),
+            ("", "d1"),
+            ("logs-1", ""),
             (5, "d1"),
             ("logs-1", 7),
         ],

@@ -456,7 +456,8 @@ def _from_wire(wire: BaseModel, data: bytes) -> FastOutcome:
     plan = _WIRE_PLANS.get(message)
     if plan is None:
         return NOT_OURS
-    if values["index"] is None or values["id"] is None:
+    # parse_hit refuses an empty _index or _id as it refuses a missing one.
+    if not values["index"] or not values["id"]:
         return GENERAL
     model, values["kind"], steps = plan
     fields: dict[str, Any] = {}
