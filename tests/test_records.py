@@ -548,3 +548,169 @@ class TestFlags:
         for record in (parse_hit(hit), parse_fast(_hit_text(hit))):
             assert isinstance(record, ServedRecord)
             assert (record.error, record.streaming) == (expected, expected)
+
+
+def _escaped_key(hit: dict[str, Any], key: str, escape: str) -> bytes:
+    """The hit's text with the dot of one _source key spelled as a \\u escape."""
+    text = json.dumps(hit)
+    spelled = json.dumps(key).replace(".", escape)
+    assert text.count(json.dumps(key)) == 1
+    return text.replace(json.dumps(key), spelled).encode()
+
+
+class TestFastPath:
+    """parse_fast reads only nested _source; every hit it cannot read exactly as parse_hit
+    does is left to the general path ("general"), and parse_hit_json gives the same answer
+    either way."""
+
+    def test_nested_source_is_read_here(self) -> None:
+        hit = _hit(_completion())
+        record = parse_fast(_hit_text(hit))
+        assert isinstance(record, CompletionRecord)
+        assert record == parse_hit(hit)
+
+    @pytest.mark.parametrize(
+        ("case", "mutate", "path"),
+        [
+            (
+                "dotted key under _source",
+                lambda h: h["_source"].update({"json.severity": "ERROR"}),
+                "json.severity",
+            ),
+            (
+                "dotted key under json",
+                lambda h: h["_source"]["json"].update({"jsonPayload.model_name": "codestral-2508"}),
+                "json.jsonPayload.model_name",
+            ),
+            (
+                "dotted key ending in resource",
+                lambda h: h["_source"]["json"].update({"resource.labels": {"location": "mars"}}),
+                "json.resource.labels.location",
+            ),
+            (
+                "dotted key under resource",
+                lambda h: h["_source"]["json"]["resource"].update({"labels.location": "mars"}),
+                "json.resource.labels.location",
+            ),
+            (
+                "fields beside _source",
+                lambda h: h.update(fields={"@timestamp": ["2020-01-01T00:00:00Z"]}),
+                "@timestamp",
+            ),
+        ],
+    )
+    def test_dotted_keys_and_fields_take_the_general_path(
+        self, case: str, mutate: Any, path: str
+    ) -> None:
+        """A dotted key or a fields object beside nested _source goes the general path, which
+        sees the second value of a field."""
+        hit = _hit(_completion())
+        mutate(hit)
+        text = _hit_text(hit)
+        expected = ParseProblem(
+            index=hit["_index"], id="d1", reason=f"{path} appears twice with different values"
+        )
+        assert parse_fast(text) == "general", case
+        assert parse_hit_json(text) == parse_hit(hit) == expected, case
+
+    @pytest.mark.parametrize("escape", ["\\u002e", "\\u002E"])
+    def test_escaped_dot_beside_nested_source(self, escape: str) -> None:
+        """A dotted key spelled with a \\u escape, in either case, is seen as the dotted key
+        it is."""
+        hit = _hit(_completion())
+        hit["_source"]["json.severity"] = "ERROR"
+        text = _escaped_key(hit, "json.severity", escape)
+        assert b"json.severity" not in text
+        assert parse_fast(text) == "general"
+        assert parse_hit_json(text) == parse_hit(hit)
+        assert parse_hit_json(text) == ParseProblem(
+            index=hit["_index"],
+            id="d1",
+            reason="json.severity appears twice with different values",
+        )
+
+    def test_longest_text(self) -> None:
+        """Text of up to a million characters is read; one more is a problem, on both paths."""
+        for length in (1_000_000, 1_000_001):
+            document = _completion()
+            document["json"]["jsonPayload"]["model_name"] = "m" * length
+            hit = _hit(document)
+            general, fast = parse_hit(hit), parse_hit_json(_hit_text(hit))
+            assert fast == general
+            if length == 1_000_000:
+                assert isinstance(fast, CompletionRecord)
+                assert fast.model_name == "m" * length
+            else:
+                assert fast == ParseProblem(
+                    index=hit["_index"],
+                    id="d1",
+                    reason="json.jsonPayload.model_name: String should have at most 1000000 "
+                    "characters",
+                )
+
+    @pytest.mark.parametrize(("given", "read"), [(9970, [9970]), ("9970", ["9970"])])
+    def test_one_namespace_id_is_a_list(self, given: Any, read: list[Any]) -> None:
+        """A single enabling namespace id reads as a list of one, on both paths."""
+        document = gl.registry_doc(
+            WHEN, "code_suggestions/generations", "2.0.0", random.Random(3), namespace_ids=[1]
+        )
+        document["json"]["jsonPayload"]["gitlab_feature_enabled_by_namespace_ids"] = given
+        hit = _hit(document)
+        for record in (parse_hit(hit), parse_fast(_hit_text(hit))):
+            assert isinstance(record, RegistryRecord)
+            assert record.enabled_by_namespace_ids == read
+
+
+class TestGitLabContext:
+    """A record's GitLab context: its gitlab_* fields, unprefixed, the same from either path."""
+
+    def test_context_in_full(self) -> None:
+        """Every gitlab_* field but the enabling namespaces is in the context, and nothing
+        else is."""
+        document = gl.registry_doc(
+            WHEN,
+            "code_suggestions/generations",
+            "2.0.0",
+            random.Random(3),
+            namespace_ids=[9970],
+        )
+        payload = document["json"]["jsonPayload"]
+        hit = _hit(document)
+        expected = {key: value for key, value in payload.items() if key.startswith("gitlab_")}
+        del expected["gitlab_feature_enabled_by_namespace_ids"]
+        assert set(expected) == {
+            "gitlab_realm",
+            "gitlab_host_name",
+            "gitlab_instance_id",
+            "gitlab_global_user_id",
+            "gitlab_version",
+        }
+        fast = parse_fast(_hit_text(hit))
+        for record in (parse_hit(hit), fast):
+            assert isinstance(record, RegistryRecord)
+            assert record.gitlab_context == expected
+            # Asked again, the same (the fast path parses the text only the first time).
+            assert record.gitlab_context == expected
+
+    def test_conflicting_context_field_is_left_out(self) -> None:
+        """A context field given twice with different values is left out on the fast path
+        too, where the context is read from the text."""
+        document = _completion()
+        payload = document["json"]["jsonPayload"]
+        payload["gitlab_meta"] = {"plan": "free"}
+        payload["gitlab_meta.plan"] = "ultimate"
+        hit = _hit(document)
+        record = parse_fast(_hit_text(hit))
+        assert isinstance(record, CompletionRecord)
+        assert "gitlab_meta.plan" not in record.gitlab_context
+        assert record.gitlab_context["gitlab_realm"] == payload["gitlab_realm"]
+        assert record == parse_hit(hit)
+
+    def test_records_differing_only_in_context_differ(self) -> None:
+        """Two records alike but for their GitLab context are not equal, on either path."""
+        first = _hit(_completion())
+        second = _hit(_completion())
+        second["_source"]["json"]["jsonPayload"]["gitlab_version"] = "18.8.0"
+        assert parse_hit(first) != parse_hit(second)
+        assert parse_hit_json(_hit_text(first)) != parse_hit_json(_hit_text(second))
+        assert parse_hit(first) == parse_hit_json(_hit_text(first))
