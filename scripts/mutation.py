@@ -87,16 +87,21 @@ STATUS_BY_EXIT_CODE: Final[Mapping[int | None, str]] = {
     -9: "segfault",
 }
 CAUGHT: Final = frozenset({"killed", "timeout", "caught by type check", "killed at import"})
-# Functions the package calls while it is imported (the hit wire model is built at module
-# level). mutmut picks a mutant in a process that has already imported the package, so their
-# mutants never take effect there and always "survive"; each such survivor is checked again in
-# a fresh pytest process with the mutant active from the start, against these tests.
+# Functions the package calls while it is imported (the hit wire model and the per-kind plans
+# for reading it are built at module level). mutmut picks a mutant in a process that has
+# already imported the package, so their mutants never take effect there and always
+# "survive"; each such survivor is checked again in a fresh pytest process with the mutant
+# active from the start, against these tests.
 AT_IMPORT: Final[Mapping[str, tuple[str, ...]]] = {
     "failover_verify._records.x__wire_model__mutmut_": (
         "tests/test_records.py",
         "tests/test_offline.py",
     ),
     "failover_verify._records.x__source_alias__mutmut_": (
+        "tests/test_records.py",
+        "tests/test_offline.py",
+    ),
+    "failover_verify._records.x__wire_plan__mutmut_": (
         "tests/test_records.py",
         "tests/test_offline.py",
     ),
