@@ -492,6 +492,18 @@ class TestProblemReasons:
             "interpret input",
         )
 
+    def test_index_too_long(self) -> None:
+        """A hit's own key is named as the hit spells it."""
+        hit = _hit(_completion())
+        hit["_index"] = "i" * 1_000_001
+        expected = ParseProblem(
+            index=hit["_index"],
+            id="d1",
+            reason="_index: String should have at most 1000000 characters",
+        )
+        assert parse_hit(hit) == expected
+        assert parse_hit_json(_hit_text(hit)) == expected
+
     def test_not_json(self) -> None:
         """Text that is not JSON says where the JSON reader gave up."""
         assert parse_hit_json(b'{"_index": "i", "_source": {') == ParseProblem(
