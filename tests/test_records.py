@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 import gateway_logs as gl
+from failover_verify import _records as records
 from failover_verify._records import (
     CompletionRecord,
     ParseProblem,
@@ -726,3 +727,65 @@ class TestGitLabContext:
         assert parse_hit(first) != parse_hit(second)
         assert parse_hit_json(_hit_text(first)) != parse_hit_json(_hit_text(second))
         assert parse_hit(first) == parse_hit_json(_hit_text(first))
+
+
+class TestFastPathOutcomes:
+    """What parse_fast says of a hit it gives no record for: "not ours" when parse_hit would
+    give None too, "general" when only parse_hit can read the hit."""
+
+    def test_other_message_is_not_ours(self) -> None:
+        """A hit of another gateway message is not ours, with or without _index and _id (a
+        bare document read from a file has neither)."""
+        document = gl.other_doc(WHEN, random.Random(4))
+        document["json"]["jsonPayload"]["message"] = "200 POST /v2/code/completions"
+        for hit in (_hit(document), {"_source": document}):
+            assert parse_fast(_hit_text(hit)) == "not ours"
+            assert parse_hit_json(_hit_text(hit)) is None
+
+    def test_nested_hit_is_not_decoded_in_python(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """parse_hit_json reads a nested hit without handing it to parse_hit."""
+        hit = _hit(_completion())
+        text = _hit_text(hit)
+
+        def refuse(_hit: Any) -> None:
+            raise AssertionError("read on the general path")
+
+        monkeypatch.setattr(records, "parse_hit", refuse)
+        record = parse_hit_json(text)
+        monkeypatch.undo()
+        assert isinstance(record, CompletionRecord)
+        assert record == parse_hit(hit)
+
+    def test_escaped_source_key(self) -> None:
+        """The fast path looks for the _source key as it is usually written; spelled with an
+        escape, it is read on the general path, to the same record."""
+        hit = _hit(_completion())
+        text = _hit_text(hit).replace(b'"_source"', b'"\\u005fsource"')
+        assert b'"_source"' not in text
+        assert parse_fast(text) == "general"
+        assert parse_hit_json(text) == parse_hit(hit)
+
+
+class TestRecordValues:
+    """Records from either path behave as the pydantic models they are."""
+
+    def test_copy_with_changes(self) -> None:
+        """A record read from text can be copied with a field changed, as a validated one can,
+        and the copy knows the field was set."""
+        hit = _hit(_completion())
+        for record in (parse_hit(hit), parse_fast(_hit_text(hit))):
+            assert isinstance(record, CompletionRecord)
+            changed = record.model_copy(update={"model_name": "codestral-2508"})
+            assert changed.model_name == "codestral-2508"
+            assert "model_name" in changed.model_fields_set
+            assert changed.model_provider == record.model_provider
+
+    def test_hash_by_hit(self) -> None:
+        """Equal records hash alike whichever path read them; records of different hits hash
+        apart, so sets of records stay fast."""
+        hits = [_hit(_completion(), doc_id=f"d{number}") for number in range(50)]
+        general = [parse_hit(hit) for hit in hits]
+        fast = [parse_fast(_hit_text(hit)) for hit in hits]
+        assert [hash(record) for record in general] == [hash(record) for record in fast]
+        assert len({hash(record) for record in general}) == len(hits)
+        assert set(general) == set(fast)
