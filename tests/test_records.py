@@ -461,6 +461,16 @@ class TestProblemReasons:
         assert parse_hit(hit) == expected
         assert parse_hit_json(_hit_text(hit)) == expected
 
+    def test_missing_field_is_not_an_object(self) -> None:
+        """A field the hit leaves out is no value, not an object, even where another field
+        holds an object."""
+        document = _completion()
+        del document["json"]["jsonPayload"]["correlation_id"]
+        document["json"]["jsonPayload"]["model_provider"] = {"name": "anthropic"}
+        problem = parse_hit(_hit(document))
+        assert isinstance(problem, ParseProblem)
+        assert problem.reason == "json.jsonPayload.model_provider is an object, not a value"
+
     def test_value_beside_an_object_at_the_same_path(self) -> None:
         """A dotted key that gives a field its value is read even where a nested object
         also sits at that path."""
