@@ -353,7 +353,13 @@ def report_pure(mutants: Sequence[Mutant], equivalent: Mapping[str, str]) -> flo
         print(f"  {mutant.name} [{mutant.status}]: {changes.get(mutant.name, '')}")
         if mutant.name in equivalent:
             print(f"      equivalent: {equivalent[mutant.name]}")
-    stale = sorted(set(equivalent) - {mutant.name for mutant in left})
+    # Only the modules checked here: with --modules, the others' entries were not looked at.
+    checked = {mutant.module for mutant in mutants}
+    stale = sorted(
+        name
+        for name in set(equivalent) - {mutant.name for mutant in left}
+        if name.split(".")[1] in checked
+    )
     if stale:
         print()
         print(f"Listed as equivalent but killed or gone ({len(stale)}), to remove from the list:")
