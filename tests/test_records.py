@@ -4,11 +4,13 @@ import json
 import random
 from datetime import UTC, datetime
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import pytest
 
 import gateway_logs as gl
+from failover_verify import _records as records
 from failover_verify._records import (
     CompletionRecord,
     ParseProblem,
@@ -346,3 +348,454 @@ class TestFromJsonText:
             == hit["_source"]["json"]["jsonPayload"]["gitlab_realm"]
         )
         assert "gitlab_realm" in record.model_dump()["gitlab_context"]
+
+
+def _hit_text(hit: dict[str, Any]) -> bytes:
+    return json.dumps(hit).encode()
+
+
+class TestProblemReasons:
+    """Every way a hit can be unreadable has its own reason, word for word, and the problem
+    keeps whichever of the hit's _index and _id it has."""
+
+    @pytest.mark.parametrize(
+        ("hit", "kind"), [([], "list"), ("text", "str"), (None, "NoneType"), (3.5, "float")]
+    )
+    def test_hit_that_is_not_an_object(self, hit: Any, kind: str) -> None:
+        """A hit that is not a JSON object is named by its type."""
+        expected = ParseProblem(index=None, id=None, reason=f"a hit must be an object, not {kind}")
+        assert parse_hit(hit) == expected
+        assert parse_hit_json(json.dumps(hit)) == expected
+
+    def test_any_mapping_is_a_hit(self) -> None:
+        """A hit may be any mapping, not only a dict."""
+        hit = _hit(_completion())
+        record = parse_hit(MappingProxyType(hit))
+        assert isinstance(record, CompletionRecord)
+        assert record == parse_hit(hit)
+
+    @pytest.mark.parametrize(
+        ("key", "value", "reason"),
+        [
+            ("_source", [], "_source is a list, not an object"),
+            ("_source", "text", "_source is a str, not an object"),
+            ("fields", [1], "fields is a list, not an object"),
+        ],
+    )
+    def test_source_or_fields_not_an_object(self, key: str, value: Any, reason: str) -> None:
+        """A _source or fields that is not an object is a problem of the hit as a whole."""
+        hit = {"_index": "logs-1", "_id": "x", key: value}
+        expected = ParseProblem(index="logs-1", id="x", reason=reason)
+        assert parse_hit(hit) == expected
+        assert parse_hit_json(_hit_text(hit)) == expected
+
+    @pytest.mark.parametrize(
+        ("message", "reason"),
+        [
+            ({"text": "code completion input:"}, "json.jsonPayload.message is an object, not text"),
+            (["code completion input:"], "json.jsonPayload.message is a list, not text"),
+            (True, "json.jsonPayload.message is a bool, not text"),
+        ],
+    )
+    def test_message_that_is_not_text(self, message: Any, reason: str) -> None:
+        """A message that is not text cannot say which record the hit is."""
+        document = _completion()
+        document["json"]["jsonPayload"]["message"] = message
+        hit = _hit(document, doc_id="bad-1")
+        expected = ParseProblem(index=hit["_index"], id="bad-1", reason=reason)
+        assert parse_hit(hit) == expected
+        assert parse_hit_json(_hit_text(hit)) == expected
+
+    def test_conflicting_message_keeps_index_and_id(self) -> None:
+        """A message given twice is a problem that still says which hit it is."""
+        document = _completion()
+        document["json.jsonPayload.message"] = "Request to LLM complete"
+        hit = _hit(document, doc_id="bad-2")
+        expected = ParseProblem(
+            index=hit["_index"],
+            id="bad-2",
+            reason="json.jsonPayload.message appears twice with different values",
+        )
+        assert parse_hit(hit) == expected
+        assert parse_hit_json(_hit_text(hit)) == expected
+
+    @pytest.mark.parametrize(
+        ("index", "doc_id"),
+        [
+            (None, "d1"),
+            ("logs-1", None),
+            ("", "d1"),
+            ("logs-1", ""),
+            (5, "d1"),
+            ("logs-1", 7),
+        ],
+    )
+    def test_no_index_or_id(self, index: Any, doc_id: Any) -> None:
+        """A record without a usable _index or _id (absent, empty or not text) cannot be cited
+        as evidence; the problem keeps the one it has."""
+        hit: dict[str, Any] = {"_source": _completion()}
+        if index is not None:
+            hit["_index"] = index
+        if doc_id is not None:
+            hit["_id"] = doc_id
+        expected = ParseProblem(
+            index=index if isinstance(index, str) and index else None,
+            id=doc_id if isinstance(doc_id, str) and doc_id else None,
+            reason="the hit has no _index or _id",
+        )
+        assert parse_hit(hit) == expected
+        assert parse_hit_json(_hit_text(hit)) == expected
+
+    def test_object_in_place_of_a_value(self) -> None:
+        """The first field the record reads that holds an object is named, in the order the
+        record declares its fields."""
+        document = _completion()
+        document["json"]["jsonPayload"]["model_name"] = {"name": "claude"}
+        document["json"]["jsonPayload"]["model_provider"] = {"name": "anthropic"}
+        hit = _hit(document, doc_id="bad-3")
+        expected = ParseProblem(
+            index=hit["_index"],
+            id="bad-3",
+            reason="json.jsonPayload.model_provider is an object, not a value",
+        )
+        assert parse_hit(hit) == expected
+        assert parse_hit_json(_hit_text(hit)) == expected
+
+    def test_missing_field_is_not_an_object(self) -> None:
+        """A field the hit leaves out is no value, not an object, even where another field
+        holds an object."""
+        document = _completion()
+        del document["json"]["jsonPayload"]["correlation_id"]
+        document["json"]["jsonPayload"]["model_provider"] = {"name": "anthropic"}
+        problem = parse_hit(_hit(document))
+        assert isinstance(problem, ParseProblem)
+        assert problem.reason == "json.jsonPayload.model_provider is an object, not a value"
+
+    def test_value_beside_an_object_at_the_same_path(self) -> None:
+        """A dotted key that gives a field its value is read even where a nested object
+        also sits at that path."""
+        document = _completion()
+        document["json"]["jsonPayload"]["model_provider"] = {"name": "anthropic"}
+        document["json.jsonPayload.model_provider"] = "vertex-ai"
+        record = parse_hit(_hit(document))
+        assert isinstance(record, CompletionRecord)
+        assert record.model_provider == "vertex-ai"
+
+    def test_first_of_several_conflicts(self) -> None:
+        """Of several read fields given twice, the first path in sorted order is named."""
+        document = _completion("anthropic")
+        document["json.jsonPayload.model_provider"] = "vertex-ai"
+        document["json.jsonPayload.model_name"] = "codestral-2508"
+        problem = parse_hit(_hit(document))
+        assert isinstance(problem, ParseProblem)
+        assert problem.reason == "json.jsonPayload.model_name appears twice with different values"
+        assert (problem.index, problem.id) == ("pubsub-mlops-inf-gprod-2026.01.21", "d1")
+
+    def test_wrong_type_keeps_index_and_id(self) -> None:
+        """A field of the wrong type is a problem that still says which hit it is."""
+        document = _completion()
+        document["json"]["jsonPayload"]["stream"] = "sometimes"
+        problem = parse_hit(_hit(document, doc_id="bad-4"))
+        assert problem == ParseProblem(
+            index="pubsub-mlops-inf-gprod-2026.01.21",
+            id="bad-4",
+            reason="json.jsonPayload.stream: Input should be a valid boolean, unable to "
+            "interpret input",
+        )
+
+    def test_index_too_long(self) -> None:
+        """A hit's own key is named as the hit spells it."""
+        hit = _hit(_completion())
+        hit["_index"] = "i" * 1_000_001
+        expected = ParseProblem(
+            index=hit["_index"],
+            id="d1",
+            reason="_index: String should have at most 1000000 characters",
+        )
+        assert parse_hit(hit) == expected
+        assert parse_hit_json(_hit_text(hit)) == expected
+
+    def test_not_json(self) -> None:
+        """Text that is not JSON says where the JSON reader gave up."""
+        assert parse_hit_json(b'{"_index": "i", "_source": {') == ParseProblem(
+            index=None,
+            id=None,
+            reason="the hit is not JSON (Expecting property name enclosed in double quotes: "
+            "line 1 column 29 (char 28))",
+        )
+
+
+class TestReasonLength:
+    """A reason is at most 300 characters: a longer one is cut to 299 and ends in an
+    ellipsis, so it still fits one line of a report."""
+
+    @staticmethod
+    def _problem_naming_a_type(length: int) -> ParseProblem:
+        # The only reason whose length a hit can choose: a _source of a type with a long name.
+        source = type("S" * length, (), {})()
+        problem = parse_hit({"_index": "logs-1", "_id": "x", "_source": source})
+        assert isinstance(problem, ParseProblem)
+        return problem
+
+    def test_300_characters_are_kept_whole(self) -> None:
+        """A reason of exactly 300 characters is kept as it is."""
+        problem = self._problem_naming_a_type(272)
+        assert problem.reason == f"_source is a {'S' * 272}, not an object"
+        assert len(problem.reason) == 300
+
+    def test_301_characters_are_cut(self) -> None:
+        """A reason of 301 characters is cut to 299 and an ellipsis."""
+        problem = self._problem_naming_a_type(273)
+        assert problem.reason == f"_source is a {'S' * 273}, not an obje…"
+        assert len(problem.reason) == 300
+
+    def test_much_longer_is_cut_the_same(self) -> None:
+        problem = self._problem_naming_a_type(5000)
+        assert problem.reason == f"_source is a {'S' * 286}…"
+
+
+class TestFlags:
+    """error and streaming of a served record read as "yes" or "no" whether the pipeline
+    kept the gateway's text or made booleans of it; blank text is no value."""
+
+    @pytest.mark.parametrize(
+        ("value", "expected"),
+        [(True, "yes"), (False, "no"), ("yes", "yes"), ("no", "no"), ("  ", None), (None, None)],
+    )
+    def test_flag_values(self, value: Any, expected: str | None) -> None:
+        document = gl.served_doc(
+            WHEN, "generate_code", "litellm-chat", "claude-sonnet-4-6", random.Random(1)
+        )
+        document["json"]["jsonPayload"].update(error=value, streaming=value)
+        hit = _hit(document)
+        for record in (parse_hit(hit), parse_fast(_hit_text(hit))):
+            assert isinstance(record, ServedRecord)
+            assert (record.error, record.streaming) == (expected, expected)
+
+
+def _escaped_key(hit: dict[str, Any], key: str, escape: str) -> bytes:
+    """The hit's text with the dot of one _source key spelled as a \\u escape."""
+    text = json.dumps(hit)
+    spelled = json.dumps(key).replace(".", escape)
+    assert text.count(json.dumps(key)) == 1
+    return text.replace(json.dumps(key), spelled).encode()
+
+
+class TestFastPath:
+    """parse_fast reads only nested _source; every hit it cannot read exactly as parse_hit
+    does is left to the general path ("general"), and parse_hit_json gives the same answer
+    either way."""
+
+    def test_nested_source_is_read_here(self) -> None:
+        hit = _hit(_completion())
+        record = parse_fast(_hit_text(hit))
+        assert isinstance(record, CompletionRecord)
+        assert record == parse_hit(hit)
+
+    @pytest.mark.parametrize(
+        ("case", "mutate", "path"),
+        [
+            (
+                "dotted key under _source",
+                lambda h: h["_source"].update({"json.severity": "ERROR"}),
+                "json.severity",
+            ),
+            (
+                "dotted key under json",
+                lambda h: h["_source"]["json"].update({"jsonPayload.model_name": "codestral-2508"}),
+                "json.jsonPayload.model_name",
+            ),
+            (
+                "dotted key ending in resource",
+                lambda h: h["_source"]["json"].update({"resource.labels": {"location": "mars"}}),
+                "json.resource.labels.location",
+            ),
+            (
+                "dotted key under resource",
+                lambda h: h["_source"]["json"]["resource"].update({"labels.location": "mars"}),
+                "json.resource.labels.location",
+            ),
+            (
+                "fields beside _source",
+                lambda h: h.update(fields={"@timestamp": ["2020-01-01T00:00:00Z"]}),
+                "@timestamp",
+            ),
+        ],
+    )
+    def test_dotted_keys_and_fields_take_the_general_path(
+        self, case: str, mutate: Any, path: str
+    ) -> None:
+        """A dotted key or a fields object beside nested _source goes the general path, which
+        sees the second value of a field."""
+        hit = _hit(_completion())
+        mutate(hit)
+        text = _hit_text(hit)
+        expected = ParseProblem(
+            index=hit["_index"], id="d1", reason=f"{path} appears twice with different values"
+        )
+        assert parse_fast(text) == "general", case
+        assert parse_hit_json(text) == parse_hit(hit) == expected, case
+
+    @pytest.mark.parametrize("escape", ["\\u002e", "\\u002E"])
+    def test_escaped_dot_beside_nested_source(self, escape: str) -> None:
+        """A dotted key spelled with a \\u escape, in either case, is seen as the dotted key
+        it is."""
+        hit = _hit(_completion())
+        hit["_source"]["json.severity"] = "ERROR"
+        text = _escaped_key(hit, "json.severity", escape)
+        assert b"json.severity" not in text
+        assert parse_fast(text) == "general"
+        assert parse_hit_json(text) == parse_hit(hit)
+        assert parse_hit_json(text) == ParseProblem(
+            index=hit["_index"],
+            id="d1",
+            reason="json.severity appears twice with different values",
+        )
+
+    def test_longest_text(self) -> None:
+        """Text of up to a million characters is read; one more is a problem, on both paths."""
+        for length in (1_000_000, 1_000_001):
+            document = _completion()
+            document["json"]["jsonPayload"]["model_name"] = "m" * length
+            hit = _hit(document)
+            general, fast = parse_hit(hit), parse_hit_json(_hit_text(hit))
+            assert fast == general
+            if length == 1_000_000:
+                assert isinstance(fast, CompletionRecord)
+                assert fast.model_name == "m" * length
+            else:
+                assert fast == ParseProblem(
+                    index=hit["_index"],
+                    id="d1",
+                    reason="json.jsonPayload.model_name: String should have at most 1000000 "
+                    "characters",
+                )
+
+    @pytest.mark.parametrize(("given", "read"), [(9970, [9970]), ("9970", ["9970"])])
+    def test_one_namespace_id_is_a_list(self, given: Any, read: list[Any]) -> None:
+        """A single enabling namespace id reads as a list of one, on both paths."""
+        document = gl.registry_doc(
+            WHEN, "code_suggestions/generations", "2.0.0", random.Random(3), namespace_ids=[1]
+        )
+        document["json"]["jsonPayload"]["gitlab_feature_enabled_by_namespace_ids"] = given
+        hit = _hit(document)
+        for record in (parse_hit(hit), parse_fast(_hit_text(hit))):
+            assert isinstance(record, RegistryRecord)
+            assert record.enabled_by_namespace_ids == read
+
+
+class TestGitLabContext:
+    """A record's GitLab context: its gitlab_* fields, unprefixed, the same from either path."""
+
+    def test_context_in_full(self) -> None:
+        """Every gitlab_* field but the enabling namespaces is in the context, and nothing
+        else is."""
+        document = gl.registry_doc(
+            WHEN,
+            "code_suggestions/generations",
+            "2.0.0",
+            random.Random(3),
+            namespace_ids=[9970],
+        )
+        payload = document["json"]["jsonPayload"]
+        hit = _hit(document)
+        expected = {key: value for key, value in payload.items() if key.startswith("gitlab_")}
+        del expected["gitlab_feature_enabled_by_namespace_ids"]
+        assert set(expected) == {
+            "gitlab_realm",
+            "gitlab_host_name",
+            "gitlab_instance_id",
+            "gitlab_global_user_id",
+            "gitlab_version",
+        }
+        fast = parse_fast(_hit_text(hit))
+        for record in (parse_hit(hit), fast):
+            assert isinstance(record, RegistryRecord)
+            assert record.gitlab_context == expected
+            # Asked again, the same (the fast path parses the text only the first time).
+            assert record.gitlab_context == expected
+
+    def test_conflicting_context_field_is_left_out(self) -> None:
+        """A context field given twice with different values is left out on the fast path
+        too, where the context is read from the text."""
+        document = _completion()
+        payload = document["json"]["jsonPayload"]
+        payload["gitlab_meta"] = {"plan": "free"}
+        payload["gitlab_meta.plan"] = "ultimate"
+        hit = _hit(document)
+        record = parse_fast(_hit_text(hit))
+        assert isinstance(record, CompletionRecord)
+        assert "gitlab_meta.plan" not in record.gitlab_context
+        assert record.gitlab_context["gitlab_realm"] == payload["gitlab_realm"]
+        assert record == parse_hit(hit)
+
+    def test_records_differing_only_in_context_differ(self) -> None:
+        """Two records alike but for their GitLab context are not equal, on either path."""
+        first = _hit(_completion())
+        second = _hit(_completion())
+        second["_source"]["json"]["jsonPayload"]["gitlab_version"] = "18.8.0"
+        assert parse_hit(first) != parse_hit(second)
+        assert parse_hit_json(_hit_text(first)) != parse_hit_json(_hit_text(second))
+        assert parse_hit(first) == parse_hit_json(_hit_text(first))
+
+
+class TestFastPathOutcomes:
+    """What parse_fast says of a hit it gives no record for: "not ours" when parse_hit would
+    give None too, "general" when only parse_hit can read the hit."""
+
+    def test_other_message_is_not_ours(self) -> None:
+        """A hit of another gateway message is not ours, with or without _index and _id (a
+        bare document read from a file has neither)."""
+        document = gl.other_doc(WHEN, random.Random(4))
+        document["json"]["jsonPayload"]["message"] = "200 POST /v2/code/completions"
+        for hit in (_hit(document), {"_source": document}):
+            assert parse_fast(_hit_text(hit)) == "not ours"
+            assert parse_hit_json(_hit_text(hit)) is None
+
+    def test_nested_hit_is_not_decoded_in_python(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """parse_hit_json reads a nested hit without handing it to parse_hit."""
+        hit = _hit(_completion())
+        text = _hit_text(hit)
+
+        def refuse(_hit: Any) -> None:
+            raise AssertionError("read on the general path")
+
+        monkeypatch.setattr(records, "parse_hit", refuse)
+        record = parse_hit_json(text)
+        monkeypatch.undo()
+        assert isinstance(record, CompletionRecord)
+        assert record == parse_hit(hit)
+
+    def test_escaped_source_key(self) -> None:
+        """The fast path looks for the _source key as it is usually written; spelled with an
+        escape, it is read on the general path, to the same record."""
+        hit = _hit(_completion())
+        text = _hit_text(hit).replace(b'"_source"', b'"\\u005fsource"')
+        assert b'"_source"' not in text
+        assert parse_fast(text) == "general"
+        assert parse_hit_json(text) == parse_hit(hit)
+
+
+class TestRecordValues:
+    """Records from either path behave as the pydantic models they are."""
+
+    def test_copy_with_changes(self) -> None:
+        """A record read from text can be copied with a field changed, as a validated one can,
+        and the copy knows the field was set."""
+        hit = _hit(_completion())
+        for record in (parse_hit(hit), parse_fast(_hit_text(hit))):
+            assert isinstance(record, CompletionRecord)
+            changed = record.model_copy(update={"model_name": "codestral-2508"})
+            assert changed.model_name == "codestral-2508"
+            assert "model_name" in changed.model_fields_set
+            assert changed.model_provider == record.model_provider
+
+    def test_hash_by_hit(self) -> None:
+        """Equal records hash alike whichever path read them; records of different hits hash
+        apart, so sets of records stay fast."""
+        hits = [_hit(_completion(), doc_id=f"d{number}") for number in range(50)]
+        general = [parse_hit(hit) for hit in hits]
+        fast = [parse_fast(_hit_text(hit)) for hit in hits]
+        assert [hash(record) for record in general] == [hash(record) for record in fast]
+        assert len({hash(record) for record in general}) == len(hits)
+        assert set(general) == set(fast)

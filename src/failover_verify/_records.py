@@ -456,7 +456,8 @@ def _from_wire(wire: BaseModel, data: bytes) -> FastOutcome:
     plan = _WIRE_PLANS.get(message)
     if plan is None:
         return NOT_OURS
-    if values["index"] is None or values["id"] is None:
+    # parse_hit refuses an empty _index or _id as it refuses a missing one.
+    if not values["index"] or not values["id"]:
         return GENERAL
     model, values["kind"], steps = plan
     fields: dict[str, Any] = {}
@@ -511,12 +512,16 @@ def _text_or_none(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+# Record fields read from the hit itself, not from _source: a reason names them as the hit does.
+_HIT_KEYS: Final = MappingProxyType({"index": "_index", "id": "_id"})
+
+
 def _describe(exc: UsageError, paths: Mapping[str, str]) -> str:
     if not exc.details:
         return _clip(str(exc))
     first = exc.details[0]
-    location = first["loc"][0] if first.get("loc") else ""
-    name = paths.get(str(location), str(location))
+    location = str(first["loc"][0]) if first.get("loc") else ""
+    name = paths.get(location) or _HIT_KEYS.get(location) or location
     more = len(exc.details) - 1
     suffix = f" (and {more} more)" if more else ""
     return _clip(f"{name}: {first['msg']}{suffix}")
