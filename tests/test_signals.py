@@ -270,6 +270,18 @@ JUDGE = Judge(fv.Policy.default(), GatewayFacts.bundled(), 0.95, 1, "https://kib
 COMPLETION_REGISTRY = SIGNALS[1]
 
 
+def _judge(policy: str) -> Judge:
+    """A judge with a custom policy, the bundled facts and a min count of one."""
+    return Judge(
+        fv.Policy.from_toml(policy, source="test"),
+        GatewayFacts.bundled(),
+        0.95,
+        1,
+        "https://kibana.example",
+        "x",
+    )
+
+
 def _registry_report(
     values: dict[str, str | None], at: datetime, judge: Judge = JUDGE
 ) -> SignalReport:
@@ -346,7 +358,7 @@ class TestCompletionRegistryFacts:
     def test_custom_rules_see_the_model_facts(self) -> None:
         """A custom policy can test a registry completion's model, family, provider and
         prompt name."""
-        policy = fv.Policy.from_toml(
+        judge = _judge(
             """
 schema = 1
 [completion]
@@ -362,10 +374,8 @@ prompt_name = ["codestral_*"]
 [[generation.rules]]
 role = "primary"
 prompt_version = ["*"]
-""",
-            source="test",
+"""
         )
-        judge = Judge(policy, GatewayFacts.bundled(), 0.95, 1, "https://kibana.example", "x")
         claude = _registry_values("litellm", "claude_sonnet_4_6_vertex")
         assert _registry_report(claude, T0, judge).breakdown[0].role == "failover"
         codestral = _registry_values("litellm", "unknown_model", "codestral_fim")
@@ -451,7 +461,7 @@ class TestServedFacts:
 
     def test_custom_rules_see_the_model_facts(self) -> None:
         """A custom policy can test a served record's engine, model, family and provider."""
-        policy = fv.Policy.from_toml(
+        judge = _judge(
             """
 schema = 1
 [completion]
@@ -470,10 +480,8 @@ provider = ["<none>"]
 [[generation.rules]]
 role = "primary"
 prompt_version = ["*"]
-""",
-            source="test",
+"""
         )
-        judge = Judge(policy, GatewayFacts.bundled(), 0.95, 1, "https://kibana.example", "x")
         claude = _served_report(SIGNALS[0], "anthropic-chat", "claude-sonnet-4-6", T0, judge)
         assert claude.failover == 4
         unknown = _served_report(SIGNALS[0], "litellm", "mystery", T0, judge)
@@ -525,7 +533,7 @@ class TestServedGenerations:
     def test_matched_version_without_a_rule(self) -> None:
         """A served record that is one version's model, under a policy with no rule for that
         version, is unmatched with nothing more to say: neither indistinct nor explained."""
-        policy = fv.Policy.from_toml(
+        judge = _judge(
             """
 schema = 1
 [completion]
@@ -537,10 +545,8 @@ versions = ["2.0.0", "^1.0.0"]
 [[generation.rules]]
 role = "failover"
 as_version = ["2.0.0"]
-""",
-            source="test",
+"""
         )
-        judge = Judge(policy, GatewayFacts.bundled(), 0.95, 1, "https://kibana.example", "x")
         report = _served_report(SIGNALS[3], "litellm", "claude-sonnet-4-6", T0, judge)
         assert (report.standing, report.breakdown[0].rule) == (
             "unmatched",
@@ -632,7 +638,7 @@ class TestCompletionInputFacts:
         )
 
     def test_custom_rules_see_the_model_name(self) -> None:
-        policy = fv.Policy.from_toml(
+        judge = _judge(
             """
 schema = 1
 [completion]
@@ -643,10 +649,8 @@ model_name = ["claude-*"]
 [[generation.rules]]
 role = "primary"
 prompt_version = ["*"]
-""",
-            source="test",
+"""
         )
-        judge = Judge(policy, GatewayFacts.bundled(), 0.95, 1, "https://kibana.example", "x")
         values: dict[str, str | None] = {
             "model_provider": "anthropic",
             "model_name": "claude-3-5-haiku",
@@ -676,7 +680,7 @@ class TestGenerationRegistryFacts:
 
     def test_resolved_version_adds_no_reason(self) -> None:
         """A resolved record no rule matches is unmatched with no more said."""
-        policy = fv.Policy.from_toml(
+        judge = _judge(
             """
 schema = 1
 [completion]
@@ -687,10 +691,8 @@ model_name = ["*"]
 [[generation.rules]]
 role = "primary"
 prompt_version = ["0.0.1"]
-""",
-            source="test",
+"""
         )
-        judge = Judge(policy, GatewayFacts.bundled(), 0.95, 1, "https://kibana.example", "x")
         report = _report(SIGNALS[4], _generation_registry("2.0.0"), judge)
         assert report.breakdown[0].rule == "no policy rule matches"
 
@@ -709,7 +711,7 @@ prompt_version = ["0.0.1"]
     def test_custom_rules_see_the_resolution(self, rule: str, matches: bool) -> None:
         """A custom policy can test a registry generation's provider, model, family and
         resolved version (today ^1.0.0 with claude_sonnet_4_6_vertex: Vertex, file 1.2.0)."""
-        policy = fv.Policy.from_toml(
+        judge = _judge(
             f"""
 schema = 1
 [completion]
@@ -720,9 +722,7 @@ model_name = ["*"]
 [[generation.rules]]
 role = "failover"
 {rule}
-""",
-            source="test",
+"""
         )
-        judge = Judge(policy, GatewayFacts.bundled(), 0.95, 1, "https://kibana.example", "x")
         values = _generation_registry("^1.0.0", "claude_sonnet_4_6_vertex", "litellm")
         assert (_report(SIGNALS[4], values, judge).failover == 4) is matches
