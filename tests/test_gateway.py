@@ -88,13 +88,8 @@ def _expected(folder: Path, requested: str, at: datetime) -> tuple[str | None, s
             if entry["feature_setting"] == setting:
                 defaults = entry.get("default_models") or [entry.get("default_model")]
                 identifier = defaults[0]
-    models = yaml.safe_load((folder / "ai_gateway/model_selection/models.yml").read_text())
-    entry = next(m for m in models["models"] if m["gitlab_identifier"] == identifier)
-    params = entry.get("params") or {}
-    model_class = entry.get("model_class_provider") or params.get("model_class_provider")
-    provider = params.get("custom_llm_provider")
-    if provider is None and model_class in DIRECT:
-        provider = model_class
+    models = _plain_models((folder / "ai_gateway/model_selection/models.yml").read_text())
+    provider, model_class = models[identifier]["provider"], models[identifier]["model_class"]
     if provider is None and model_class is None and resolved is not None:
         # The era's prompt file named the class (as the snapshot records it).
         named = snapshot[resolved]["provider"]
@@ -860,6 +855,18 @@ class TestEraRules:
 
 
 _MAIN_08C = "ai-assist main 08c482877 (2025-09-08)"
+# Today 2.0.0 is Claude Sonnet 4.5 on Vertex, by the mapping.
+_TODAYS_FAILOVER = (
+    "resolved",
+    "claude_sonnet_4_5_20250929_vertex",
+    "vertex_ai",
+    "2.0.0",
+    TODAYS_ERA,
+    (
+        f"LEGACY_MODEL_MAPPING[{GENERATIONS!r}]['2.0.0']: claude_sonnet_4_5_20250929_vertex "
+        f"(claude-sonnet-4-5@20250929) via vertex_ai, per {TODAYS_ERA}."
+    ),
+)
 _CLASS_NOTE = "(the class from the prompt definition, as models.yml then named none)"
 
 
@@ -874,18 +881,7 @@ class TestResolutionDetails:
                 "2.0.0",
                 TODAY,
                 {},
-                (
-                    "resolved",
-                    "claude_sonnet_4_5_20250929_vertex",
-                    "vertex_ai",
-                    "2.0.0",
-                    TODAYS_ERA,
-                    (
-                        f"LEGACY_MODEL_MAPPING[{GENERATIONS!r}]['2.0.0']: "
-                        "claude_sonnet_4_5_20250929_vertex (claude-sonnet-4-5@20250929) via "
-                        f"vertex_ai, per {TODAYS_ERA}."
-                    ),
-                ),
+                _TODAYS_FAILOVER,
             ),
             # The base prompt id is looked up as its prompt's mapping.
             (
@@ -893,18 +889,7 @@ class TestResolutionDetails:
                 "2.0.0",
                 TODAY,
                 {},
-                (
-                    "resolved",
-                    "claude_sonnet_4_5_20250929_vertex",
-                    "vertex_ai",
-                    "2.0.0",
-                    TODAYS_ERA,
-                    (
-                        f"LEGACY_MODEL_MAPPING[{GENERATIONS!r}]['2.0.0']: "
-                        "claude_sonnet_4_5_20250929_vertex (claude-sonnet-4-5@20250929) via "
-                        f"vertex_ai, per {TODAYS_ERA}."
-                    ),
-                ),
+                _TODAYS_FAILOVER,
             ),
             (
                 GENERATIONS,
